@@ -1,0 +1,124 @@
+// The Config value: everything corefork needs to run, after merging defaults,
+// the YAML file, COREFORK_* environment variables and command-line flags
+// (flags win, then environment, then file). A plain value; main() builds it
+// once and hands copies to the modules. docs/configuration.md documents every
+// key with its default.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace corefork {
+
+using Duration = std::chrono::milliseconds;
+
+// How a listener's socket is shared by the workers.
+enum class ShareMode {
+  kReusePort,  // one SO_REUSEPORT socket per worker slot (default)
+  kShared,     // one socket inherited by every worker
+};
+
+struct ListenerConfig {
+  std::string name = "http";  // LISTEN_FDNAMES entry
+  std::string host = "0.0.0.0";  // "::" for IPv6 (dual-stack)
+  int port = 8080;
+  int backlog = 511;
+  ShareMode mode = ShareMode::kReusePort;
+};
+
+enum class Rounding { kFloor, kCeil, kNearest };
+
+// How many workers to run. `count` set means the user chose; otherwise the
+// count comes from the cgroup findings (see cgroup/sizing.h).
+struct SizingConfig {
+  std::optional<int> count;  // `workers: N`; nullopt = `workers: auto`
+  double per_cpu = 1.0;
+  Rounding rounding = Rounding::kFloor;
+  int min = 1;
+  int max = 1024;
+  std::optional<uint64_t> memory_per_worker;  // bytes
+};
+
+struct RestartConfig {
+  Duration initial_delay{100};
+  double factor = 2.0;
+  Duration max_delay{30'000};
+  // A worker that stayed up this long resets its slot's backoff and failures.
+  Duration reset_after{30'000};
+  // Consecutive failures of one slot that make corefork give up (0: never).
+  int max_failures = 5;
+};
+
+struct ShutdownConfig {
+  Duration drain_delay{5'000};
+  Duration timeout{30'000};
+  int stop_signal = 15;  // SIGTERM; config accepts "SIGTERM", "TERM", "15"
+};
+
+enum class LogFormat { kText, kJson };
+
+struct LogConfig {
+  LogFormat format = LogFormat::kText;
+  std::string level = "info";  // trace|debug|info|warn|error|critical|off
+};
+
+struct Config {
+  std::vector<std::string> command;  // argv of the worker app; never empty
+  std::vector<ListenerConfig> listeners{ListenerConfig{}};
+  SizingConfig workers;
+  RestartConfig restart;
+  ShutdownConfig shutdown;
+  LogConfig log;
+  std::map<std::string, std::string> env;  // extra environment for workers
+  std::string cgroup_root = "/";  // where /proc and /sys are read (tests)
+};
+
+// A problem found while building a Config. `file` is the config file, or
+// "environment" / "command line"; line and column are 1-based, 0 if unknown.
+struct ConfigError {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string message;  // names the key and what was expected
+
+  // "FILE:LINE:COL: message" (or "FILE: message" without a position).
+  std::string ToString() const;
+};
+
+// What the command line asks for.
+struct Invocation {
+  enum class Mode { kRun, kDetect, kCheckConfig, kHelp, kVersion };
+  Mode mode = Mode::kRun;
+  std::string config_path;  // --config FILE, or check-config's FILE
+  bool json = false;        // detect --json
+  std::string root = "/";   // detect --root DIR (also accepted for run)
+  // Flag values not yet merged; applied last by LoadConfig.
+  std::vector<std::pair<std::string, std::string>> flag_overrides;
+  std::vector<std::string> command;  // after "--"
+};
+
+// Parses argv. Errors (unknown flag, missing value) come back as ConfigErrors
+// with file "command line".
+bool ParseCommandLine(int argc, char** argv, Invocation* out,
+                      std::vector<ConfigError>* errors);
+
+// Usage text for --help.
+std::string UsageText();
+
+// Merges defaults < file (if any) < environment < flags into *out. Collects
+// every problem it finds instead of stopping at the first; returns true when
+// there were none. `environ_vars` is KEY=VALUE strings (e.g. from environ).
+bool LoadConfig(const Invocation& invocation,
+                const std::vector<std::string>& environ_vars, Config* out,
+                std::vector<ConfigError>* errors);
+
+// Parses one YAML document (file name used for messages) over *config.
+// Used by LoadConfig and check-config; exposed for tests.
+bool ApplyYaml(const std::string& text, const std::string& file_name,
+               Config* config, std::vector<ConfigError>* errors);
+
+}  // namespace corefork
