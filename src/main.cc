@@ -1,1 +1,158 @@
-int main() { return 0; }
+// corefork: a container-aware prefork launcher. main() only wires the
+// modules together and reads top to bottom like a checklist: parse the
+// command line, load the config, set up logging and signals, size the worker
+// pool from the cgroup, bind the listeners, then hand over to the Supervisor.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cgroup/cgroup.h"
+#include "cgroup/sizing.h"
+#include "config/config.h"
+#include "net/listener.h"
+#include "os/exit_codes.h"
+#include "os/signals.h"
+#include "os/spawn.h"
+#include "supervisor/supervisor.h"
+#include "util/log.h"
+
+extern char** environ;
+
+namespace corefork {
+namespace {
+
+std::vector<std::string> EnvironmentStrings() {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  return env;
+}
+
+int PrintErrors(const std::vector<ConfigError>& errors) {
+  for (const ConfigError& e : errors) {
+    std::fprintf(stderr, "%s\n", e.ToString().c_str());
+  }
+  return ToInt(ExitCode::kUsage);
+}
+
+// COREFORK_CPU_REQUEST: the pod's requests.cpu in millicores (Downward API,
+// divisor 1m). Used only when the cgroup sets no CPU quota.
+std::optional<long> CpuRequestMillicores() {
+  const char* value = std::getenv("COREFORK_CPU_REQUEST");
+  if (value == nullptr || *value == '\0') return std::nullopt;
+  char* end = nullptr;
+  long millis = std::strtol(value, &end, 10);
+  if (*end != '\0' || millis <= 0) {
+    spdlog::warn(
+        "ignoring COREFORK_CPU_REQUEST=\"{}\": expected millicores > 0", value);
+    return std::nullopt;
+  }
+  return millis;
+}
+
+int Detect(const Invocation& invocation, const Config& config) {
+  CgroupInfo info = DetectCgroup(invocation.root);
+  SizingDecision decision =
+      DecideWorkers(info, config.workers, CpuRequestMillicores());
+  std::string out = invocation.json ? DetectionJson(info, decision)
+                                    : DetectionText(info, decision);
+  std::cout << out << (out.ends_with('\n') ? "" : "\n");
+  return 0;
+}
+
+int CheckConfig(const Invocation& invocation) {
+  Config config;
+  std::vector<ConfigError> errors;
+  if (!LoadConfig(invocation, {}, &config, &errors)) return PrintErrors(errors);
+  std::printf("%s: OK\n", invocation.config_path.c_str());
+  return 0;
+}
+
+int Run(const Config& config) {
+  Status s = BlockHandledSignals();
+  if (s.ok()) s = BecomeChildSubreaper();
+  if (!s.ok()) {
+    spdlog::critical("{}", s.message());
+    return ToInt(ExitCode::kStartup);
+  }
+
+  CgroupInfo cgroup = DetectCgroup(config.cgroup_root);
+  SizingDecision sizing =
+      DecideWorkers(cgroup, config.workers, CpuRequestMillicores());
+  spdlog::info("{}", sizing.reason);
+  for (const std::string& note : cgroup.notes) spdlog::info("cgroup: {}", note);
+
+  const char* path = std::getenv("PATH");
+  int exec_error = 0;
+  Result<std::string> executable = ResolveExecutable(
+      config.command[0], path ? path : "/usr/local/bin:/usr/bin:/bin",
+      &exec_error);
+  if (!executable.ok()) {
+    spdlog::critical("cannot run {}: {}", config.command[0],
+                     executable.status().message());
+    return ExitCodeForExecError(exec_error);
+  }
+
+  ListenerSet listeners(config.listeners);
+  s = listeners.Open(sizing.workers);
+  if (!s.ok()) {
+    spdlog::critical("{}", s.message());
+    return ToInt(ExitCode::kStartup);
+  }
+  for (const ListenerConfig& l : listeners.configs()) {
+    spdlog::info("listening on {}:{} ({}, {})", l.host, l.port, l.name,
+                 l.mode == ShareMode::kReusePort ? "one socket per worker"
+                                                 : "one shared socket");
+  }
+
+  Supervisor supervisor(config, sizing.workers, *executable, &listeners);
+  ExitCode code = supervisor.Run();
+  spdlog::info("exiting with {}", ToInt(code));
+  return ToInt(code);
+}
+
+int Main(int argc, char** argv) {
+  Invocation invocation;
+  std::vector<ConfigError> errors;
+  if (!ParseCommandLine(argc, argv, &invocation, &errors)) {
+    return PrintErrors(errors);
+  }
+  switch (invocation.mode) {
+    case Invocation::Mode::kHelp:
+      std::cout << UsageText();
+      return 0;
+    case Invocation::Mode::kVersion:
+      std::cout << "corefork " << COREFORK_VERSION << "\n";
+      return 0;
+    case Invocation::Mode::kCheckConfig:
+      return CheckConfig(invocation);
+    case Invocation::Mode::kDetect:
+    case Invocation::Mode::kRun:
+      break;
+  }
+
+  Config config;
+  if (!LoadConfig(invocation, EnvironmentStrings(), &config, &errors) &&
+      (invocation.mode == Invocation::Mode::kRun || !errors.empty())) {
+    return PrintErrors(errors);
+  }
+  Status s = SetupLogging(config.log.format, config.log.level);
+  if (!s.ok()) {
+    std::fprintf(stderr, "corefork: %s\n", s.message().c_str());
+    return ToInt(ExitCode::kUsage);
+  }
+  if (invocation.mode == Invocation::Mode::kDetect) {
+    return Detect(invocation, config);
+  }
+  return Run(config);
+}
+
+}  // namespace
+}  // namespace corefork
+
+int main(int argc, char** argv) { return corefork::Main(argc, argv); }

@@ -23,7 +23,7 @@ enum class ShareMode {
 };
 
 struct ListenerConfig {
-  std::string name = "http";  // LISTEN_FDNAMES entry
+  std::string name = "http";     // LISTEN_FDNAMES entry
   std::string host = "0.0.0.0";  // "::" for IPv6 (dual-stack)
   int port = 8080;
   int backlog = 511;
@@ -75,6 +75,11 @@ struct Config {
   LogConfig log;
   std::map<std::string, std::string> env;  // extra environment for workers
   std::string cgroup_root = "/";  // where /proc and /sys are read (tests)
+  // Admin HTTP server (read-only endpoints): "ADDR:PORT" or "[IPV6]:PORT",
+  // already validated; port 0 asks the kernel for a free port.
+  std::string admin = "0.0.0.0:9180";
+  // The config file named by --config or COREFORK_CONFIG; "" = none.
+  std::string config_file;
 };
 
 // A problem found while building a Config. `file` is the config file, or
@@ -109,7 +114,8 @@ bool ParseCommandLine(int argc, char** argv, Invocation* out,
 // Usage text for --help.
 std::string UsageText();
 
-// Merges defaults < file (if any) < environment < flags into *out. Collects
+// Merges defaults < file (if any) < environment < flags into *out (which it
+// resets first). Requires a command only in Mode::kRun. Collects
 // every problem it finds instead of stopping at the first; returns true when
 // there were none. `environ_vars` is KEY=VALUE strings (e.g. from environ).
 bool LoadConfig(const Invocation& invocation,
@@ -117,7 +123,9 @@ bool LoadConfig(const Invocation& invocation,
                 std::vector<ConfigError>* errors);
 
 // Parses one YAML document (file name used for messages) over *config.
-// Used by LoadConfig and check-config; exposed for tests.
+// Used by LoadConfig and check-config; exposed for tests. Also runs the
+// cross-field checks (duplicate listeners, sizing.max < min) but does not
+// require `command:`, which may come from the command line.
 bool ApplyYaml(const std::string& text, const std::string& file_name,
                Config* config, std::vector<ConfigError>* errors);
 

@@ -57,9 +57,7 @@ class Result {
   T* operator->() { return &value(); }
 
   // The error; an OK status when there is a value.
-  Status status() const {
-    return ok() ? Status::Ok() : std::get<Status>(v_);
-  }
+  Status status() const { return ok() ? Status::Ok() : std::get<Status>(v_); }
 
  private:
   std::variant<T, Status> v_;

@@ -1,0 +1,252 @@
+// ParseCommandLine and UsageText (declared in config/config.h).
+//
+// Like tini, options end at `--` or at the first argument that is not an
+// option, so `corefork node server.js --port 1` hands `--port 1` to node.
+// Override flags are stored raw; LoadConfig parses them with the same value
+// parsers as the config file and environment.
+
+#include <fmt/format.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.h"
+#include "config/settings.h"
+#include "config/suggest.h"
+
+namespace corefork {
+namespace {
+
+constexpr std::string_view kCommandLine = "command line";
+
+bool IsOption(std::string_view arg) { return arg.size() > 1 && arg[0] == '-'; }
+
+// Walks argv and reports problems; one per parse.
+class ArgParser {
+ public:
+  ArgParser(int argc, char** argv, Invocation* out,
+            std::vector<ConfigError>* errors)
+      : argc_(argc), argv_(argv), out_(out), errors_(errors) {}
+
+  void ParseRun(int first);
+  void ParseDetect(int first);
+  void ParseCheckConfig(int first);
+
+ private:
+  // One "--name[=value]" argument, split.
+  struct Option {
+    std::string_view name;
+    std::optional<std::string_view> inline_value;
+  };
+
+  Option Split(std::string_view arg) const;
+  void Error(std::string message) {
+    errors_->push_back(
+        ConfigError{std::string(kCommandLine), 0, 0, std::move(message)});
+  }
+  // The option's value: inline, or the next argument (consumed).
+  std::optional<std::string> TakeValue(const Option& option);
+  // Handles options every mode knows (help, version); false if not one.
+  bool HandleCommon(const Option& option);
+  void RejectValue(const Option& option);
+  void Unknown(std::string_view name,
+               const std::vector<std::string_view>& known);
+
+  int argc_;
+  char** argv_;
+  int next_ = 1;  // index of the argument after the current one
+  Invocation* out_;
+  std::vector<ConfigError>* errors_;
+};
+
+ArgParser::Option ArgParser::Split(std::string_view arg) const {
+  size_t eq = arg.find('=');
+  if (!arg.starts_with("--") || eq == std::string_view::npos) {
+    return Option{arg, std::nullopt};
+  }
+  return Option{arg.substr(0, eq), arg.substr(eq + 1)};
+}
+
+std::optional<std::string> ArgParser::TakeValue(const Option& option) {
+  if (option.inline_value) return std::string(*option.inline_value);
+  // `--workers --port 80` means the value was forgotten, not "--port".
+  if (next_ >= argc_ || std::string_view(argv_[next_]).starts_with("--")) {
+    Error(fmt::format("option {} needs a value", option.name));
+    return std::nullopt;
+  }
+  return std::string(argv_[next_++]);
+}
+
+void ArgParser::RejectValue(const Option& option) {
+  if (option.inline_value) {
+    Error(fmt::format("option {} takes no value", option.name));
+  }
+}
+
+bool ArgParser::HandleCommon(const Option& option) {
+  if (option.name == "-h" || option.name == "--help") {
+    RejectValue(option);
+    out_->mode = Invocation::Mode::kHelp;
+    return true;
+  }
+  if (option.name == "-V" || option.name == "--version") {
+    RejectValue(option);
+    out_->mode = Invocation::Mode::kVersion;
+    return true;
+  }
+  return false;
+}
+
+void ArgParser::Unknown(std::string_view name,
+                        const std::vector<std::string_view>& known) {
+  // Compare without the dashes: they would make "--foo" look like "--root".
+  auto bare = [](std::string_view option) {
+    size_t start = option.find_first_not_of('-');
+    return start == std::string_view::npos ? std::string_view()
+                                           : option.substr(start);
+  };
+  std::vector<std::string_view> bare_known;
+  for (std::string_view option : known) bare_known.push_back(bare(option));
+  std::optional<std::string> near = ClosestMatch(bare(name), bare_known);
+  if (near) near = "--" + *near;
+  Error(near ? fmt::format("unknown option {}; did you mean {}? (see --help)",
+                           name, *near)
+             : fmt::format("unknown option {} (see --help)", name));
+}
+
+void ArgParser::ParseRun(int first) {
+  std::vector<std::string_view> known = {"--config", "--root", "--help",
+                                         "--version"};
+  for (const Setting& setting : Settings()) known.push_back(setting.flag);
+  for (next_ = first; next_ < argc_;) {
+    std::string_view arg = argv_[next_++];
+    if (arg == "--" || !IsOption(arg)) {
+      if (arg != "--") --next_;  // the first non-option is the program
+      out_->command.assign(argv_ + next_, argv_ + argc_);
+      return;
+    }
+    Option option = Split(arg);
+    if (HandleCommon(option)) return;
+    const Setting* setting = FindSettingByFlag(option.name);
+    if (option.name == "--config" || option.name == "--root" || setting) {
+      std::optional<std::string> value = TakeValue(option);
+      if (!value) continue;
+      if (option.name == "--config") {
+        out_->config_path = *value;
+      } else if (option.name == "--root") {
+        out_->root = *value;
+      } else {
+        out_->flag_overrides.emplace_back(setting->key, *value);
+      }
+      continue;
+    }
+    Unknown(option.name, known);
+  }
+}
+
+void ArgParser::ParseDetect(int first) {
+  out_->mode = Invocation::Mode::kDetect;
+  const std::vector<std::string_view> known = {"--root", "--json", "--config",
+                                               "--help"};
+  for (next_ = first; next_ < argc_;) {
+    std::string_view arg = argv_[next_++];
+    if (!IsOption(arg)) {
+      Error(fmt::format("detect: unexpected argument \"{}\"", arg));
+      continue;
+    }
+    Option option = Split(arg);
+    if (HandleCommon(option)) return;
+    if (option.name == "--json") {
+      RejectValue(option);
+      out_->json = true;
+    } else if (option.name == "--root" || option.name == "--config") {
+      std::optional<std::string> value = TakeValue(option);
+      if (!value) continue;
+      (option.name == "--root" ? out_->root : out_->config_path) = *value;
+    } else {
+      Unknown(option.name, known);
+    }
+  }
+}
+
+void ArgParser::ParseCheckConfig(int first) {
+  out_->mode = Invocation::Mode::kCheckConfig;
+  bool have_file = false;
+  for (next_ = first; next_ < argc_;) {
+    std::string_view arg = argv_[next_++];
+    if (IsOption(arg)) {
+      Option option = Split(arg);
+      if (HandleCommon(option)) return;
+      Unknown(option.name, {"--help"});
+    } else if (have_file) {
+      Error(fmt::format("check-config: unexpected argument \"{}\"", arg));
+    } else {
+      out_->config_path = std::string(arg);
+      have_file = true;
+    }
+  }
+  if (!have_file)
+    Error("check-config: missing FILE (corefork check-config FILE)");
+}
+
+}  // namespace
+
+bool ParseCommandLine(int argc, char** argv, Invocation* out,
+                      std::vector<ConfigError>* errors) {
+  *out = Invocation{};
+  const size_t errors_before = errors->size();
+  ArgParser parser(argc, argv, out, errors);
+  std::string_view first = argc > 1 ? argv[1] : "";
+  // Subcommands count only as the first argument: after options, "detect"
+  // is a program name like any other.
+  if (first == "detect") {
+    parser.ParseDetect(2);
+  } else if (first == "check-config") {
+    parser.ParseCheckConfig(2);
+  } else {
+    parser.ParseRun(1);
+  }
+  return errors->size() == errors_before;
+}
+
+std::string UsageText() {
+  return R"(Usage: corefork [OPTIONS] [--] COMMAND [ARGS...]
+       corefork detect [--root DIR] [--config FILE] [--json]
+       corefork check-config FILE
+
+Runs COMMAND as a pool of prefork workers, as many as the container's CPU
+limit allows, each handed an already-bound listening socket as fd 3.
+Options end at `--` or at the first argument that is not an option.
+
+Options:
+  --config FILE                config file (default: $COREFORK_CONFIG, else none)
+  --workers auto|N             number of workers (default: auto, from the CPU limit)
+  --port PORT                  port of the first listener (default: 8080)
+  --host ADDR                  address of the first listener (default: 0.0.0.0)
+  --admin ADDR:PORT            admin HTTP server (default: 0.0.0.0:9180)
+  --log-format text|json       log format (default: text)
+  --log-level LEVEL            trace|debug|info|warn|error|critical|off (default: info)
+  --drain-delay DURATION       keep serving this long after SIGTERM (default: 5s)
+  --shutdown-timeout DURATION  then wait this long before SIGKILL (default: 30s)
+  --root DIR                   read /proc and /sys under DIR (for tests)
+  -h, --help                   show this help and exit
+  -V, --version                show the version and exit
+
+Every option but --root also reads COREFORK_<NAME> (COREFORK_WORKERS,
+COREFORK_DRAIN_DELAY, ...). Flags win over the environment, which wins over
+the config file, which wins over the defaults.
+Values take --opt VALUE or --opt=VALUE. Durations: 250ms, 1.5s, 2m, 1h; a bare
+number is seconds.
+
+Subcommands:
+  detect        show the CPU and memory limits found and the worker count
+                they give (--json for a machine-readable object)
+  check-config  validate FILE (plus COREFORK_* variables) and exit
+
+See docs/configuration.md for the config file.
+)";
+}
+
+}  // namespace corefork

@@ -1,0 +1,334 @@
+#include "config/yaml_config.h"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <array>
+#include <climits>
+#include <span>
+
+#include "config/settings.h"
+#include "config/values.h"
+#include "config/yaml_reader.h"
+
+namespace corefork {
+namespace {
+
+// The schema, one table per section. Top-level scalars (workers, admin,
+// log_*, port, host) come from the shared Settings table instead.
+
+Status ApplyListenerName(std::string_view v, ListenerConfig* l) {
+  bool ok = !v.empty();
+  for (char c : v) {
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+                c == '.' || c == '-');
+  }
+  if (!ok) {
+    return Status::Error(fmt::format(
+        "expected a name of letters, digits, '_', '.' or '-', got {}",
+        Quote(v)));
+  }
+  l->name = std::string(v);
+  return Status::Ok();
+}
+
+constexpr std::array<YamlField<ListenerConfig>, 5> kListenerFields = {{
+    {"name", ApplyListenerName},
+    {"host",
+     [](std::string_view v, ListenerConfig* l) {
+       return StoreParsed(ParseHost(v), &l->host);
+     }},
+    {"port",
+     [](std::string_view v, ListenerConfig* l) {
+       return StoreParsed(ParsePort(v), &l->port);
+     }},
+    {"backlog",
+     [](std::string_view v, ListenerConfig* l) {
+       return StoreParsed(ParseInt(v, 1, 65535), &l->backlog);
+     }},
+    {"mode",
+     [](std::string_view v, ListenerConfig* l) {
+       return StoreParsed(ParseShareMode(v), &l->mode);
+     }},
+}};
+
+Status ApplyMemoryPerWorker(std::string_view v, SizingConfig* s) {
+  Result<uint64_t> bytes = ParseSize(v);
+  if (bytes.ok() && *bytes == 0) {
+    return Status::Error(fmt::format(
+        "expected a size > 0 like 512Mi or 2G (or null), got {}", Quote(v)));
+  }
+  return StoreParsed(std::move(bytes), &s->memory_per_worker);
+}
+
+constexpr std::array<YamlField<SizingConfig>, 5> kSizingFields = {{
+    {"per_cpu",
+     [](std::string_view v, SizingConfig* s) {
+       return StoreParsed(ParseNumber(v, 0, /*exclusive=*/true), &s->per_cpu);
+     }},
+    {"rounding",
+     [](std::string_view v, SizingConfig* s) {
+       return StoreParsed(ParseRounding(v), &s->rounding);
+     }},
+    {"min",
+     [](std::string_view v, SizingConfig* s) {
+       return StoreParsed(ParseInt(v, 1, INT_MAX), &s->min);
+     }},
+    {"max",
+     [](std::string_view v, SizingConfig* s) {
+       return StoreParsed(ParseInt(v, 1, INT_MAX), &s->max);
+     }},
+    {"memory_per_worker", ApplyMemoryPerWorker,
+     [](SizingConfig* s) { s->memory_per_worker.reset(); }},
+}};
+
+constexpr std::array<YamlField<RestartConfig>, 5> kRestartFields = {{
+    {"initial_delay",
+     [](std::string_view v, RestartConfig* r) {
+       return StoreParsed(ParseDuration(v), &r->initial_delay);
+     }},
+    {"factor",
+     [](std::string_view v, RestartConfig* r) {
+       return StoreParsed(ParseNumber(v, 1, /*exclusive=*/false), &r->factor);
+     }},
+    {"max_delay",
+     [](std::string_view v, RestartConfig* r) {
+       return StoreParsed(ParseDuration(v), &r->max_delay);
+     }},
+    {"reset_after",
+     [](std::string_view v, RestartConfig* r) {
+       return StoreParsed(ParseDuration(v), &r->reset_after);
+     }},
+    {"max_failures",
+     [](std::string_view v, RestartConfig* r) {
+       return StoreParsed(ParseInt(v, 0, INT_MAX), &r->max_failures);
+     }},
+}};
+
+constexpr std::array<YamlField<ShutdownConfig>, 3> kShutdownFields = {{
+    {"drain_delay",
+     [](std::string_view v, ShutdownConfig* s) {
+       return StoreParsed(ParseDuration(v), &s->drain_delay);
+     }},
+    {"timeout",
+     [](std::string_view v, ShutdownConfig* s) {
+       return StoreParsed(ParseDuration(v), &s->timeout);
+     }},
+    {"stop_signal",
+     [](std::string_view v, ShutdownConfig* s) {
+       return StoreParsed(ParseSignal(v), &s->stop_signal);
+     }},
+}};
+
+const std::vector<std::string_view> kTopKeys = {
+    "command", "workers", "port",     "host",       "admin",     "listeners",
+    "sizing",  "restart", "shutdown", "log_format", "log_level", "env"};
+
+// A key that belongs to a section, written at the top level.
+template <typename T>
+std::optional<std::string> FindInSection(std::string_view section,
+                                         std::span<const YamlField<T>> fields,
+                                         std::string_view key) {
+  for (const YamlField<T>& field : fields) {
+    if (field.key == key) return fmt::format("{}.{}", section, key);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> TopLevelHint(std::string_view key) {
+  if (key == "shutdown_timeout") return "shutdown.timeout";
+  if (auto s = FindInSection<SizingConfig>("sizing", kSizingFields, key)) {
+    return s;
+  }
+  if (auto s = FindInSection<RestartConfig>("restart", kRestartFields, key)) {
+    return s;
+  }
+  return FindInSection<ShutdownConfig>("shutdown", kShutdownFields, key);
+}
+
+void ApplyCommand(YamlReader& r, const YamlEntry& e, Config* config,
+                  Origins* origins) {
+  if (e.value.IsNull()) return;
+  origins->command = r.At(e);
+  origins->command.path.clear();
+  if (!e.value.IsSequence()) {
+    r.Expected(e, "a list of strings (argv), e.g. [node, server.js]");
+    return;
+  }
+  std::vector<std::string> argv;
+  for (size_t i = 0; i < e.value.size(); ++i) {
+    YamlEntry item{"", fmt::format("command[{}]", i), e.key_node, e.value[i]};
+    if (!item.value.IsScalar()) {
+      r.Expected(item, "a string");
+    } else if (i == 0 && item.value.Scalar().empty()) {
+      r.Expected(item, "a program name");
+    } else {
+      argv.push_back(item.value.Scalar());
+    }
+  }
+  config->command = std::move(argv);
+}
+
+void ApplyListeners(YamlReader& r, const YamlEntry& e, Config* config,
+                    Origins* origins) {
+  constexpr std::string_view kWhat =
+      "a list of listeners (maps of name, host, port, backlog, mode)";
+  if (e.value.IsNull()) return;
+  if (!e.value.IsSequence()) return r.Expected(e, kWhat);
+  if (e.value.size() == 0) {
+    return r.Error(r.At(e),
+                   "expected at least one listener, got an empty list");
+  }
+  std::vector<ListenerConfig> listeners(e.value.size());
+  std::vector<Origin> where;
+  for (size_t i = 0; i < e.value.size(); ++i) {
+    std::string path = fmt::format("listeners[{}]", i);
+    // A null item ("-" alone) has no useful mark; point at `listeners:`.
+    const YAML::Node& item = e.value[i];
+    YamlEntry section{path, path, e.key_node, item};
+    where.push_back(r.At(item.IsNull() ? e.key_node : item, path));
+    if (!item.IsMap()) {
+      r.Expected(section, "a map of name, host, port, backlog, mode");
+      continue;
+    }
+    r.ApplyFields<ListenerConfig>(section, kListenerFields, &listeners[i]);
+  }
+  config->listeners = std::move(listeners);
+  origins->listeners = std::move(where);
+}
+
+bool ValidEnvName(std::string_view name) {
+  return !name.empty() && name.find('=') == std::string_view::npos &&
+         name.find('\0') == std::string_view::npos;
+}
+
+void ApplyEnv(YamlReader& r, const YamlEntry& e, Config* config) {
+  if (e.value.IsNull()) return;
+  if (!e.value.IsMap()) return r.Expected(e, "a map of NAME: value");
+  for (const YamlEntry& var : r.Entries(e.value, e.path, nullptr)) {
+    if (!ValidEnvName(var.key)) {
+      r.Error(r.At(var.key_node, e.path),
+              fmt::format("expected a variable name without '=', got {}",
+                          Quote(var.key)));
+    } else if (var.value.IsNull()) {
+      config->env[var.key] = "";
+    } else if (!var.value.IsScalar()) {
+      r.Expected(var, "a string");
+    } else {
+      config->env[var.key] = var.value.Scalar();
+    }
+  }
+}
+
+void ApplySizing(YamlReader& r, const YamlEntry& e, Config* config,
+                 Origins* origins) {
+  std::vector<YamlEntry> entries =
+      r.ApplyFields<SizingConfig>(e, kSizingFields, &config->workers);
+  // max < min is blamed on max when the file sets it, else on min.
+  const YamlEntry* blame = nullptr;
+  for (const YamlEntry& entry : entries) {
+    if (entry.key == "max" || (entry.key == "min" && blame == nullptr)) {
+      blame = &entry;
+    }
+  }
+  if (blame != nullptr) origins->sizing_max = r.At(*blame);
+}
+
+// Top-level scalars share their parsers with COREFORK_* and the flags.
+void ApplySetting(YamlReader& r, const YamlEntry& e, Config* config) {
+  const Setting* setting = FindSettingByKey(e.key);
+  if (setting == nullptr) return;
+  r.ApplyScalar(e, YamlField<Config>{setting->key, setting->apply}, config);
+}
+
+void ApplyTopLevelEntry(YamlReader& r, const YamlEntry& e, Config* config,
+                        Origins* origins) {
+  if (e.key == "command") {
+    ApplyCommand(r, e, config, origins);
+  } else if (e.key == "listeners") {
+    ApplyListeners(r, e, config, origins);
+  } else if (e.key == "env") {
+    ApplyEnv(r, e, config);
+  } else if (e.key == "sizing") {
+    ApplySizing(r, e, config, origins);
+  } else if (e.key == "restart") {
+    r.ApplyFields<RestartConfig>(e, kRestartFields, &config->restart);
+  } else if (e.key == "shutdown") {
+    r.ApplyFields<ShutdownConfig>(e, kShutdownFields, &config->shutdown);
+  } else {
+    ApplySetting(r, e, config);
+    if (e.key == "admin") origins->admin = r.At(e);
+  }
+}
+
+void ApplyDocument(YamlReader& r, const YAML::Node& doc, Config* config,
+                   Origins* origins) {
+  if (doc.IsNull()) return;  // an empty file: all defaults
+  if (!doc.IsMap()) {
+    r.Error(r.At(doc, ""),
+            fmt::format("expected a map of settings (key: value) at the top "
+                        "level, got {}",
+                        DescribeNode(doc)));
+    return;
+  }
+  std::vector<YamlEntry> entries = r.Entries(doc, "", &kTopKeys, TopLevelHint);
+  for (const YamlEntry& e : entries) {
+    if (e.key != "port" && e.key != "host") {
+      ApplyTopLevelEntry(r, e, config, origins);
+    }
+  }
+  // The shorthands refine listeners[0] wherever they appear in the file.
+  for (const YamlEntry& e : entries) {
+    if (e.key == "port" || e.key == "host") {
+      ApplySetting(r, e, config);
+      origins->listeners.resize(config->listeners.size());
+      origins->listeners[0] = r.At(e);
+    }
+  }
+}
+
+}  // namespace
+
+bool ParseYaml(const std::string& text, const std::string& file_name,
+               Config* config, Origins* origins,
+               std::vector<ConfigError>* errors) {
+  const size_t errors_before = errors->size();
+  YamlReader reader(file_name, errors);
+  origins->command = Origin{file_name, 0, 0, ""};
+  try {
+    std::vector<YAML::Node> docs = YAML::LoadAll(text);
+    if (docs.size() > 1) {
+      reader.Error(
+          reader.At(docs[1], ""),
+          fmt::format("expected one YAML document, found {}", docs.size()));
+    }
+    if (!docs.empty()) ApplyDocument(reader, docs[0], config, origins);
+  } catch (const YAML::Exception& e) {
+    // ParserException and friends: a syntax error with yaml-cpp's mark.
+    bool has_mark = e.mark.line >= 0 && e.mark.column >= 0;
+    errors->push_back(ConfigError{file_name, has_mark ? e.mark.line + 1 : 0,
+                                  has_mark ? e.mark.column + 1 : 0,
+                                  "invalid YAML: " + e.msg});
+  } catch (const std::exception& e) {
+    errors->push_back(
+        ConfigError{file_name, 0, 0, std::string("invalid YAML: ") + e.what()});
+  }
+  return errors->size() == errors_before;
+}
+
+bool ApplyYaml(const std::string& text, const std::string& file_name,
+               Config* config, std::vector<ConfigError>* errors) {
+  const size_t errors_before = errors->size();
+  Origins origins;
+  origins.listeners.clear();
+  for (size_t i = 0; i < config->listeners.size(); ++i) {
+    origins.listeners.push_back(
+        Origin{"defaults", 0, 0, fmt::format("listeners[{}]", i)});
+  }
+  if (ParseYaml(text, file_name, config, &origins, errors)) {
+    CheckClashes(*config, origins, errors);
+  }
+  return errors->size() == errors_before;
+}
+
+}  // namespace corefork

@@ -1,0 +1,100 @@
+// corefork as PID 1 of a fresh pid namespace (what it is in a container):
+// serves, reaps orphans (every orphan in the namespace comes to it), and
+// shuts down cleanly on SIGTERM. Needs root and util-linux unshare; skipped
+// when unshare cannot make the namespace.
+#include <signal.h>
+
+#include <string>
+
+#include "support/harness.h"
+
+namespace corefork::harness {
+namespace {
+
+using std::chrono::milliseconds;
+
+class Pid1Test : public CoreforkTest {
+ protected:
+  void SetUp() override {
+    CoreforkTest::SetUp();
+    Process probe({"unshare", "--pid", "--fork", "--mount-proc", "/bin/true"});
+    std::optional<int> code = probe.WaitExit(milliseconds(5000));
+    if (!probe.ok() || code != std::optional<int>(0)) {
+      GTEST_SKIP() << "unshare --pid --fork --mount-proc does not work here: "
+                   << probe.error() << probe.Stderr();
+    }
+  }
+
+  // Starts `unshare ... corefork args` and returns corefork's host pid (the
+  // child of unshare that is pid 1 in its namespace), or -1.
+  pid_t StartAsPid1(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{"unshare", "--pid", "--fork", "--mount-proc",
+                                  COREFORK_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    unshare_ = &Spawn(argv);
+    pid_t found = -1;
+    PollUntil(
+        [&] {
+          for (pid_t c : ChildrenOf(unshare_->pid())) {
+            if (InnermostPid(c) == 1) found = c;
+          }
+          return found > 0;
+        },
+        milliseconds(5000));
+    return found;
+  }
+
+  Process* unshare_ = nullptr;
+};
+
+TEST_F(Pid1Test, ServesReapsAndExits0OnSigterm) {
+  const int port = FreePort();
+  const std::string pid_file = Path("gc.pid");
+  const std::string script =
+      "( sleep 0.2 & echo $! > " + pid_file + " ) ; exec " HELLO_BIN;
+  pid_t cf =
+      StartAsPid1({"--workers", "2", "--host", "127.0.0.1", "--port",
+                   std::to_string(port), "--drain-delay", "100ms",
+                   "--shutdown-timeout", "5s", "--", "/bin/sh", "-c", script});
+  ASSERT_GT(cf, 0) << "no pid-1 child of unshare";
+  ASSERT_TRUE(WaitServing(*unshare_, port));
+
+  std::map<int, pid_t> workers = CollectWorkers(port, 2);
+  ASSERT_EQ(workers.size(), 2u);
+  EXPECT_NE(workers[0], workers[1]);
+  // Each worker orphaned a `sleep 0.2`; as PID 1 corefork inherits and must
+  // reap them: once they exit, no zombie is left among its children.
+  ASSERT_TRUE(
+      PollUntil([&] { return FileExists(pid_file); }, milliseconds(3000)));
+  bool clean = PollUntil(
+      [&] {
+        std::vector<pid_t> children = ChildrenOf(cf);
+        for (pid_t c : children) {
+          if (ProcState(c) == 'Z') return false;
+          if (ReadFile("/proc/" + std::to_string(c) + "/comm") == "sleep\n") {
+            return false;
+          }
+        }
+        return children.size() == 2;
+      },
+      milliseconds(2500));
+  std::string states;
+  for (pid_t c : ChildrenOf(cf)) {
+    states += std::to_string(c) + ":" + ProcState(c) + " ";
+  }
+  EXPECT_TRUE(clean) << "children of pid 1: " << states;
+  std::vector<pid_t> host_workers = ChildrenOf(cf);
+  EXPECT_EQ(host_workers.size(), 2u) << Str(host_workers);
+
+  ASSERT_EQ(kill(cf, SIGTERM), 0);
+  std::optional<int> code = unshare_->WaitExit(milliseconds(8000));
+  ASSERT_TRUE(code.has_value()) << "corefork (pid 1) did not exit on SIGTERM";
+  EXPECT_EQ(*code, 0) << "exit status of corefork as pid 1 (via unshare)";
+  for (pid_t w : host_workers) {
+    EXPECT_TRUE(PollUntil([&] { return ProcessGone(w); }, milliseconds(2000)))
+        << "worker " << w << " state " << ProcState(w);
+  }
+}
+
+}  // namespace
+}  // namespace corefork::harness
