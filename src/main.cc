@@ -93,8 +93,7 @@ int Run(const Config& config) {
       config.command[0], path ? path : "/usr/local/bin:/usr/bin:/bin",
       &exec_error);
   if (!executable.ok()) {
-    spdlog::critical("cannot run {}: {}", config.command[0],
-                     executable.status().message());
+    spdlog::critical("cannot run {}", executable.status().message());
     return ExitCodeForExecError(exec_error);
   }
 

@@ -110,7 +110,8 @@ void ApplyFlags(const Invocation& invocation, Config* config, Origins* origins,
   }
 }
 
-// Reads and applies the file; false when it could not be read at all.
+// Reads and applies the file; false when it could not be read or was not
+// YAML, so nothing is known about what it meant to set.
 bool ApplyFile(const std::string& path, Config* config, Origins* origins,
                std::vector<ConfigError>* errors) {
   Result<std::string> text = ReadFile(path);
@@ -118,8 +119,7 @@ bool ApplyFile(const std::string& path, Config* config, Origins* origins,
     errors->push_back(ConfigError{path, 0, 0, text.status().message()});
     return false;
   }
-  ParseYaml(*text, path, config, origins, errors);
-  return true;
+  return ParseYaml(*text, path, config, origins, errors);
 }
 
 }  // namespace
@@ -153,7 +153,7 @@ bool LoadConfig(const Invocation& invocation,
   }
   config.cgroup_root = invocation.root;
   if (errors->size() == errors_before) CheckClashes(config, origins, errors);
-  // Without the file we cannot know whether it named a command.
+  // Without a readable file we cannot know whether it named a command.
   if (file_ok && invocation.mode == Invocation::Mode::kRun) {
     CheckCommand(config, origins, errors);
   }

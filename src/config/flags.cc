@@ -243,7 +243,7 @@ number is seconds.
 Subcommands:
   detect        show the CPU and memory limits found and the worker count
                 they give (--json for a machine-readable object)
-  check-config  validate FILE (plus COREFORK_* variables) and exit
+  check-config  validate FILE and exit
 
 See docs/configuration.md for the config file.
 )";

@@ -292,7 +292,6 @@ void ApplyDocument(YamlReader& r, const YAML::Node& doc, Config* config,
 bool ParseYaml(const std::string& text, const std::string& file_name,
                Config* config, Origins* origins,
                std::vector<ConfigError>* errors) {
-  const size_t errors_before = errors->size();
   YamlReader reader(file_name, errors);
   origins->command = Origin{file_name, 0, 0, ""};
   try {
@@ -303,6 +302,7 @@ bool ParseYaml(const std::string& text, const std::string& file_name,
           fmt::format("expected one YAML document, found {}", docs.size()));
     }
     if (!docs.empty()) ApplyDocument(reader, docs[0], config, origins);
+    return true;
   } catch (const YAML::Exception& e) {
     // ParserException and friends: a syntax error with yaml-cpp's mark.
     bool has_mark = e.mark.line >= 0 && e.mark.column >= 0;
@@ -313,7 +313,7 @@ bool ParseYaml(const std::string& text, const std::string& file_name,
     errors->push_back(
         ConfigError{file_name, 0, 0, std::string("invalid YAML: ") + e.what()});
   }
-  return errors->size() == errors_before;
+  return false;
 }
 
 bool ApplyYaml(const std::string& text, const std::string& file_name,
@@ -325,9 +325,8 @@ bool ApplyYaml(const std::string& text, const std::string& file_name,
     origins.listeners.push_back(
         Origin{"defaults", 0, 0, fmt::format("listeners[{}]", i)});
   }
-  if (ParseYaml(text, file_name, config, &origins, errors)) {
-    CheckClashes(*config, origins, errors);
-  }
+  ParseYaml(text, file_name, config, &origins, errors);
+  if (errors->size() == errors_before) CheckClashes(*config, origins, errors);
   return errors->size() == errors_before;
 }
 

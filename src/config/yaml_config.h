@@ -13,7 +13,9 @@
 namespace corefork {
 
 // ApplyYaml without the cross-field checks (CheckClashes runs once all is
-// merged). Returns true when it added no errors.
+// merged). Returns false only when the text is not YAML at all (syntax
+// error): then nothing was applied. Schema problems are appended to *errors
+// either way.
 bool ParseYaml(const std::string& text, const std::string& file_name,
                Config* config, Origins* origins,
                std::vector<ConfigError>* errors);

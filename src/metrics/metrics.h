@@ -1,0 +1,58 @@
+// Metrics: corefork's Prometheus registry (prometheus-cpp core) and its text
+// exposition. The loop records events through the Count/Observe/Set calls
+// (prometheus-cpp metrics are atomic, so any thread may call them); Scrape()
+// runs on an HTTP thread and adds what is read at scrape time: each worker's
+// /proc figures and corefork's own process_* metrics. Names: docs/metrics.md.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace prometheus {
+class Registry;
+}
+
+namespace corefork {
+
+struct WorkerPid {
+  int worker = 0;  // slot id, the `worker` label
+  pid_t pid = -1;
+};
+
+class Metrics {
+ public:
+  explicit Metrics(const std::string& version);
+  ~Metrics();
+
+  void SetLimits(std::optional<double> cpu_cores,
+                 std::optional<uint64_t> memory_bytes);
+  // counts_by_state: "starting", "ready", "stopping", "backoff" -> count
+  // (every state always exported, 0 when absent).
+  void SetWorkers(int desired,
+                  const std::map<std::string, int>& counts_by_state);
+  void SetReady(bool ready);
+  void SetDraining(bool draining);
+  // reason: "crash", "watchdog", "ready_timeout", "reload", "scale" ...
+  void CountRestart(const std::string& reason);
+  // A worker's end: kind "exited" (code_or_signal "0".."255") or "killed"
+  // (code_or_signal "SIGKILL"...), from a wait status.
+  void CountExit(int wait_status);
+  void ObserveReadySeconds(double seconds);
+
+  // Prometheus text format 0.0.4.
+  std::string Scrape(const std::vector<WorkerPid>& workers) const;
+
+  prometheus::Registry& registry();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace corefork

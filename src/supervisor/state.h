@@ -1,0 +1,63 @@
+// What the event loop shows the rest of the program. The loop (the only
+// writer) publishes an immutable StateView after every change; HTTP threads
+// read the current one without locks on process state. StateBoard is the
+// hand-off point: Publish() from the loop thread, Current() from any thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cgroup/cgroup.h"
+#include "cgroup/sizing.h"
+
+namespace corefork {
+
+struct WorkerView {
+  int id = 0;
+  pid_t pid = -1;     // -1 while the slot has no process
+  std::string state;  // "starting", "ready", "stopping", "backoff"
+  bool ready = false;
+  int restarts = 0;
+  std::string last_exit;  // "exited with 3", "killed by SIGKILL", "" if none
+  double uptime_seconds = 0;  // 0 without a process
+  std::string status_text;    // last STATUS=... the worker sent
+};
+
+struct StateView {
+  uint64_t version = 0;   // increases with every publish
+  bool draining = false;  // SIGTERM seen: readiness must say 503
+  bool stopping = false;  // workers are being stopped
+  int desired_workers = 0;
+  int ready_workers = 0;
+  int min_ready_workers = 1;  // ready.min_workers resolved to a count
+  bool reloading = false;
+  std::vector<WorkerView> workers;
+  CgroupInfo cgroup;
+  SizingDecision sizing;
+  double started_unix_seconds = 0;  // when corefork started
+};
+
+class StateBoard {
+ public:
+  StateBoard() : current_(std::make_shared<StateView>()) {}
+
+  void Publish(std::shared_ptr<const StateView> view) {
+    std::lock_guard<std::mutex> lock(mu_);
+    current_ = std::move(view);
+  }
+  std::shared_ptr<const StateView> Current() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return current_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const StateView> current_;
+};
+
+}  // namespace corefork
