@@ -59,6 +59,37 @@ struct ShutdownConfig {
   int stop_signal = 15;  // SIGTERM; config accepts "SIGTERM", "TERM", "15"
 };
 
+// How a worker tells corefork it is ready to serve.
+enum class ReadyMode {
+  kNone,    // ready as soon as it is started
+  kNotify,  // after READY=1 on NOTIFY_SOCKET or COREFORK_NOTIFY_FD ("fd")
+};
+
+struct ReadyConfig {
+  ReadyMode mode = ReadyMode::kNone;
+  // A worker not ready this long after it started is killed and restarted.
+  Duration timeout{60'000};
+  // Readiness of the pod: at least this many ready workers, or this
+  // percentage of the desired count (rounded up) when min_workers_percent.
+  int min_workers = 1;
+  bool min_workers_percent = false;
+};
+
+struct WatchdogConfig {
+  // 0: off. Otherwise each worker gets WATCHDOG_USEC and must send WATCHDOG=1
+  // at least this often once ready.
+  Duration timeout{0};
+  // After the SIGABRT of a hung worker, SIGKILL this much later.
+  Duration grace{5'000};
+};
+
+struct ControlConfig {
+  // Unix socket of the control API; "" = $COREFORK_CONTROL_SOCKET, else
+  // /run/corefork/control.sock (or $TMPDIR/corefork/control.sock when /run
+  // is not writable).
+  std::string socket;
+};
+
 enum class LogFormat { kText, kJson };
 
 struct LogConfig {
@@ -73,6 +104,9 @@ struct Config {
   RestartConfig restart;
   ShutdownConfig shutdown;
   LogConfig log;
+  ReadyConfig ready;
+  WatchdogConfig watchdog;
+  ControlConfig control;
   std::map<std::string, std::string> env;  // extra environment for workers
   std::string cgroup_root = "/";  // where /proc and /sys are read (tests)
   // Admin HTTP server (read-only endpoints): "ADDR:PORT" or "[IPV6]:PORT",

@@ -175,11 +175,21 @@ Result<int> ParseSignal(std::string_view text) {
   return Expected(kWhat, text);
 }
 
-std::string_view SignalName(int signal) {
-  for (const NamedSignal& named : kSignals) {
-    if (named.number == signal) return named.name;
-  }
-  return "";
+Result<ReadyMode> ParseReadyMode(std::string_view text) {
+  if (text == "none") return ReadyMode::kNone;
+  if (text == "notify" || text == "fd") return ReadyMode::kNotify;
+  return Expected("none, notify or fd", text);
+}
+
+Result<CountOrPercent> ParseCountOrPercent(std::string_view text) {
+  constexpr std::string_view kWhat = "a count like 2 or a percentage like 50%";
+  bool percent = text.ends_with('%');
+  if (percent) text.remove_suffix(1);
+  Result<int> value = ParseInt(text, 0, percent ? 100 : INT_MAX);
+  if (!value.ok())
+    return Expected(kWhat,
+                    percent ? std::string(text) + "%" : std::string(text));
+  return CountOrPercent{*value, percent};
 }
 
 Result<std::optional<int>> ParseWorkers(std::string_view text) {

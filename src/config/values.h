@@ -26,9 +26,6 @@ Result<uint64_t> ParseSize(std::string_view text);
 // "SIGTERM", "TERM" (either case) or a number 1..SIGRTMAX ("15").
 Result<int> ParseSignal(std::string_view text);
 
-// "TERM" for 15; "" for numbers without a name (real-time signals).
-std::string_view SignalName(int signal);
-
 // "auto" -> nullopt, or an integer >= 1.
 Result<std::optional<int>> ParseWorkers(std::string_view text);
 
@@ -38,6 +35,16 @@ Result<int> ParseInt(std::string_view text, int min, int max);
 // A finite decimal number (e.g. "1", "0.5", "2.5e1") with value > min when
 // `exclusive`, else >= min.
 Result<double> ParseNumber(std::string_view text, double min, bool exclusive);
+
+// "none" | "notify" | "fd" (fd is notify: both channels are always offered).
+Result<ReadyMode> ParseReadyMode(std::string_view text);
+
+// ready.min_workers: an integer >= 0 ("2") or a percentage 0..100 ("50%").
+struct CountOrPercent {
+  int value = 0;
+  bool percent = false;
+};
+Result<CountOrPercent> ParseCountOrPercent(std::string_view text);
 
 // A TCP port, 1..65535.
 Result<int> ParsePort(std::string_view text);

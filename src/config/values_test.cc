@@ -129,12 +129,6 @@ TEST(ValuesTest, ParseSignalRejectsJunk) {
   }
 }
 
-TEST(ValuesTest, SignalNameIsTheShortName) {
-  EXPECT_EQ(SignalName(SIGTERM), "TERM");
-  EXPECT_EQ(SignalName(SIGUSR1), "USR1");
-  EXPECT_EQ(SignalName(SIGRTMIN + 1), "");
-}
-
 TEST(ValuesTest, ParseWorkers) {
   struct Case {
     const char* text;

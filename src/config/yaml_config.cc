@@ -120,9 +120,55 @@ constexpr std::array<YamlField<ShutdownConfig>, 3> kShutdownFields = {{
      }},
 }};
 
+Status ApplyMinWorkers(std::string_view v, ReadyConfig* r) {
+  Result<CountOrPercent> parsed = ParseCountOrPercent(v);
+  if (!parsed.ok()) return parsed.status();
+  r->min_workers = parsed->value;
+  r->min_workers_percent = parsed->percent;
+  return Status::Ok();
+}
+
+constexpr std::array<YamlField<ReadyConfig>, 3> kReadyFields = {{
+    {"mode",
+     [](std::string_view v, ReadyConfig* r) {
+       return StoreParsed(ParseReadyMode(v), &r->mode);
+     }},
+    {"timeout",
+     [](std::string_view v, ReadyConfig* r) {
+       return StoreParsed(ParseDuration(v), &r->timeout);
+     }},
+    {"min_workers", ApplyMinWorkers},
+}};
+
+constexpr std::array<YamlField<WatchdogConfig>, 2> kWatchdogFields = {{
+    {"timeout",
+     [](std::string_view v, WatchdogConfig* w) {
+       return StoreParsed(ParseDuration(v), &w->timeout);
+     }},
+    {"grace",
+     [](std::string_view v, WatchdogConfig* w) {
+       return StoreParsed(ParseDuration(v), &w->grace);
+     }},
+}};
+
+Status ApplyControlSocket(std::string_view v, ControlConfig* c) {
+  // sun_path holds 108 bytes including the terminating NUL.
+  if (v.empty() || v.size() > 107 || v.front() != '/') {
+    return Status::Error(fmt::format(
+        "expected an absolute path of at most 107 bytes, got {}", Quote(v)));
+  }
+  c->socket = std::string(v);
+  return Status::Ok();
+}
+
+constexpr std::array<YamlField<ControlConfig>, 1> kControlFields = {{
+    {"socket", ApplyControlSocket},
+}};
+
 const std::vector<std::string_view> kTopKeys = {
-    "command", "workers", "port",     "host",       "admin",     "listeners",
-    "sizing",  "restart", "shutdown", "log_format", "log_level", "env"};
+    "command",   "workers", "port",       "host",      "admin",
+    "listeners", "sizing",  "restart",    "shutdown",  "ready",
+    "watchdog",  "control", "log_format", "log_level", "env"};
 
 // A key that belongs to a section, written at the top level.
 template <typename T>
@@ -255,6 +301,12 @@ void ApplyTopLevelEntry(YamlReader& r, const YamlEntry& e, Config* config,
     r.ApplyFields<RestartConfig>(e, kRestartFields, &config->restart);
   } else if (e.key == "shutdown") {
     r.ApplyFields<ShutdownConfig>(e, kShutdownFields, &config->shutdown);
+  } else if (e.key == "ready") {
+    r.ApplyFields<ReadyConfig>(e, kReadyFields, &config->ready);
+  } else if (e.key == "watchdog") {
+    r.ApplyFields<WatchdogConfig>(e, kWatchdogFields, &config->watchdog);
+  } else if (e.key == "control") {
+    r.ApplyFields<ControlConfig>(e, kControlFields, &config->control);
   } else {
     ApplySetting(r, e, config);
     if (e.key == "admin") origins->admin = r.At(e);

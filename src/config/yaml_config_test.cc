@@ -415,3 +415,49 @@ TEST(ConfigYamlTest, DistinctAddressesDoNotClash) {
 
 }  // namespace
 }  // namespace corefork
+
+namespace corefork {
+namespace {
+
+TEST(ConfigYamlTest, ReadinessWatchdogAndControlSections) {
+  Config config;
+  std::vector<ConfigError> errors;
+  ASSERT_TRUE(ApplyYaml(R"(ready: {mode: fd, timeout: 20s, min_workers: 50%}
+watchdog: {timeout: 3s, grace: 1s}
+control: {socket: /run/app/control.sock}
+)",
+                        kFile, &config, &errors));
+  EXPECT_EQ(config.ready.mode, ReadyMode::kNotify);
+  EXPECT_EQ(config.ready.timeout.count(), 20'000);
+  EXPECT_EQ(config.ready.min_workers, 50);
+  EXPECT_TRUE(config.ready.min_workers_percent);
+  EXPECT_EQ(config.watchdog.timeout.count(), 3'000);
+  EXPECT_EQ(config.watchdog.grace.count(), 1'000);
+  EXPECT_EQ(config.control.socket, "/run/app/control.sock");
+
+  struct Case {
+    const char* yaml;
+    const char* error;
+  } cases[] = {
+      {"ready: {mode: maybe}\n",
+       "corefork.yaml:1:15: ready.mode: expected none, notify or fd, got "
+       "\"maybe\""},
+      {"ready: {min_workers: 150%}\n",
+       "corefork.yaml:1:22: ready.min_workers: expected a count like 2 or a "
+       "percentage like 50%, got \"150%\""},
+      {"control: {socket: run/x.sock}\n",
+       "corefork.yaml:1:19: control.socket: expected an absolute path of at "
+       "most 107 bytes, got \"run/x.sock\""},
+      {"watchdog: {timeout: soon}\n",
+       "corefork.yaml:1:21: watchdog.timeout: expected a duration like 250ms, "
+       "1.5s, 2m or 1h, got \"soon\""},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> got = ErrorsOf(c.yaml);
+    ASSERT_EQ(got.size(), 1u) << c.yaml;
+    EXPECT_EQ(got[0], c.error) << c.yaml;
+  }
+}
+
+}  // namespace
+}  // namespace corefork

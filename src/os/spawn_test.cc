@@ -7,7 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -44,6 +47,20 @@ std::string RunCaptured(const std::string& script, std::vector<int> pass = {},
   return output;
 }
 
+// The fds a live process has open, read from outside it (listing from inside
+// would show the listing's own directory fd).
+std::string OpenFds(pid_t pid) {
+  std::vector<int> fds;
+  for (const auto& entry : std::filesystem::directory_iterator(
+           "/proc/" + std::to_string(pid) + "/fd")) {
+    fds.push_back(std::stoi(entry.path().filename().string()));
+  }
+  std::sort(fds.begin(), fds.end());
+  std::string out;
+  for (int fd : fds) out += std::to_string(fd) + " ";
+  return out;
+}
+
 TEST(SpawnTest, PassesFdsFromThreeAndNothingElse) {
   int leaky = open("/dev/null", O_RDONLY);  // no O_CLOEXEC on purpose
   ASSERT_GE(leaky, 0);
@@ -51,16 +68,29 @@ TEST(SpawnTest, PassesFdsFromThreeAndNothingElse) {
   int p[2];
   ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
   Fd pr(p[0]), pw(p[1]);
-  // Pass the pipe twice, the second copy from a low fd that collides with a
-  // target slot: placement must not clobber it.
-  std::string fds =
-      RunCaptured("echo hi >&3; ls /proc/$$/fd | sort -n | tr '\\n' ' '",
-                  {pw.get(), pw.get()});
+  // The pipe goes in twice; the second copy sits at a low fd that collides
+  // with a target slot, and placement must not clobber it.
+  SpawnOptions options;
+  options.path = "/bin/sleep";
+  options.argv = {"sleep", "30"};
+  options.pass_fds = {pw.get(), pw.get()};
+  Result<pid_t> pid = Spawn(options);
+  ASSERT_TRUE(pid.ok()) << pid.status().message();
+  const std::string proc = "/proc/" + std::to_string(*pid) + "/fd/";
+  const std::string pipe_name = std::filesystem::read_symlink(
+      "/proc/self/fd/" + std::to_string(pw.get()));
+  EXPECT_EQ(std::filesystem::read_symlink(proc + "3"), pipe_name);
+  EXPECT_EQ(std::filesystem::read_symlink(proc + "4"), pipe_name);
+  // Spawn returns once execve succeeded, but sleep's own start-up may still
+  // hold a file briefly: poll for the steady state.
+  std::string fds;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  do {
+    fds = OpenFds(*pid);
+  } while (fds != "0 1 2 3 4 " && std::chrono::steady_clock::now() < deadline);
   EXPECT_EQ(fds, "0 1 2 3 4 ");
-  pw.Reset();
-  char buf[8] = {};
-  EXPECT_EQ(read(pr.get(), buf, sizeof buf), 3);
-  EXPECT_STREQ(buf, "hi\n");
+  kill(*pid, SIGKILL);
+  waitpid(*pid, nullptr, 0);
 }
 
 TEST(SpawnTest, CleanSignalStateAndOwnProcessGroup) {
