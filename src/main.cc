@@ -15,10 +15,14 @@
 #include "cgroup/cgroup.h"
 #include "cgroup/sizing.h"
 #include "config/config.h"
+#include "metrics/metrics.h"
 #include "net/listener.h"
 #include "os/exit_codes.h"
+#include "os/runtime_paths.h"
 #include "os/signals.h"
 #include "os/spawn.h"
+#include "supervisor/commands.h"
+#include "supervisor/state.h"
 #include "supervisor/supervisor.h"
 #include "util/log.h"
 
@@ -109,7 +113,27 @@ int Run(const Config& config) {
                                                  : "one shared socket");
   }
 
-  Supervisor supervisor(config, sizing.workers, *executable, &listeners);
+  Result<RuntimePaths> paths = PrepareRuntimePaths(config);
+  if (!paths.ok()) {
+    spdlog::critical("{}", paths.status().message());
+    return ToInt(ExitCode::kStartup);
+  }
+
+  StateBoard board;
+  CommandQueue commands;
+  Metrics metrics(COREFORK_VERSION);
+  metrics.SetLimits(cgroup.cpu_quota_cores, cgroup.memory_limit_bytes);
+
+  SupervisorContext context;
+  context.executable = *executable;
+  context.listeners = &listeners;
+  context.cgroup = cgroup;
+  context.sizing = sizing;
+  context.board = &board;
+  context.commands = &commands;
+  context.metrics = &metrics;
+  context.notify_socket_path = paths->notify_socket;
+  Supervisor supervisor(config, std::move(context));
   ExitCode code = supervisor.Run();
   spdlog::info("exiting with {}", ToInt(code));
   return ToInt(code);

@@ -13,6 +13,8 @@
 
 #include "os/signals.h"
 #include "os/spawn.h"
+#include "supervisor/loop_tags.h"
+#include "util/format.h"
 
 extern char** environ;
 
@@ -25,73 +27,88 @@ using std::chrono::milliseconds;
 // corefork exits anyway (a process stuck in uninterruptible sleep).
 constexpr milliseconds kKillGrace{5'000};
 
-// Variables corefork sets for every worker; inherited values are dropped.
-constexpr const char* kContractVars[] = {
-    "LISTEN_FDS", "LISTEN_PID",         "LISTEN_FDNAMES",  "NOTIFY_SOCKET",
-    "PORT",       "COREFORK_WORKER_ID", "COREFORK_WORKERS"};
+// Variables corefork sets for workers; inherited values are dropped.
+constexpr const char* kContractVars[] = {"LISTEN_FDS",
+                                         "LISTEN_PID",
+                                         "LISTEN_FDNAMES",
+                                         "NOTIFY_SOCKET",
+                                         "PORT",
+                                         "COREFORK_WORKER_ID",
+                                         "COREFORK_WORKERS",
+                                         "COREFORK_NOTIFY_FD",
+                                         "COREFORK_CONTROL_SOCKET",
+                                         "WATCHDOG_USEC",
+                                         "WATCHDOG_PID"};
 
-bool IsContractVar(const std::string& entry) {
-  for (const char* name : kContractVars) {
-    size_t n = std::char_traits<char>::length(name);
-    if (entry.size() > n && entry.compare(0, n, name) == 0 && entry[n] == '=') {
-      return true;
-    }
-  }
-  return false;
+bool IsContractVar(const std::string& key) {
+  return std::any_of(std::begin(kContractVars), std::end(kContractVars),
+                     [&](const char* name) { return key == name; });
 }
 
-std::string FormatDuration(milliseconds d) {
-  if (d.count() < 1000) return std::to_string(d.count()) + "ms";
-  return fmt::format("{:.1f}s", d.count() / 1000.0);
+double UnixNow() {
+  return std::chrono::duration<double>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace
 
-Supervisor::Supervisor(const Config& config, int workers,
-                       std::string executable, ListenerSet* listeners)
+Supervisor::Supervisor(const Config& config, SupervisorContext context)
     : config_(config),
-      executable_(std::move(executable)),
-      listeners_(listeners),
+      context_(std::move(context)),
+      desired_(context_.sizing.workers),
       dev_null_(open("/dev/null", O_RDONLY | O_CLOEXEC)) {
-  for (int id = 0; id < workers; ++id) slots_.emplace_back(id, config.restart);
-  base_env_ = BaseEnvironment();
-}
-
-std::vector<std::string> Supervisor::BaseEnvironment() const {
-  std::vector<std::string> env;
+  for (int id = 0; id < desired_; ++id) slots_.emplace_back(id, config.restart);
   for (char** e = environ; *e != nullptr; ++e) {
     std::string entry = *e;
     std::string key = entry.substr(0, entry.find('='));
-    if (!IsContractVar(entry) && config_.env.count(key) == 0) {
-      env.push_back(std::move(entry));
+    if (!IsContractVar(key) && config_.env.count(key) == 0) {
+      base_env_.push_back(std::move(entry));
     }
   }
-  for (const auto& [key, value] : config_.env) env.push_back(key + "=" + value);
-  return env;
+  for (const auto& [key, value] : config_.env) {
+    base_env_.push_back(key + "=" + value);
+  }
+}
+
+Status Supervisor::SetUpLoop() {
+  epoll_.Reset(epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_.valid()) return PosixError("epoll_create1");
+  Result<Fd> signal_fd = OpenSignalFd();
+  if (!signal_fd.ok()) return signal_fd.status();
+  signal_fd_ = std::move(signal_fd).value();
+  Status s = Watch(epoll_.get(), signal_fd_.get(), LoopTag::kSignal);
+  if (s.ok() && context_.commands != nullptr) {
+    s = Watch(epoll_.get(), context_.commands->fd(), LoopTag::kCommands);
+  }
+  if (s.ok() && !context_.notify_socket_path.empty()) {
+    Result<NotifySocket> notify =
+        NotifySocket::Bind(context_.notify_socket_path);
+    if (!notify.ok()) return notify.status();
+    notify_socket_.emplace(std::move(notify).value());
+    s = Watch(epoll_.get(), notify_socket_->fd(), LoopTag::kNotifySocket);
+  }
+  return s;
 }
 
 ExitCode Supervisor::Run() {
-  epoll_.Reset(epoll_create1(EPOLL_CLOEXEC));
-  Result<Fd> signal_fd = OpenSignalFd();
-  if (!epoll_.valid() || !signal_fd.ok()) {
-    spdlog::critical(
-        "event loop setup failed: {}",
-        signal_fd.ok() ? "epoll_create1" : signal_fd.status().message());
+  Status s = SetUpLoop();
+  if (!s.ok()) {
+    spdlog::critical("event loop setup failed: {}", s.message());
     return ExitCode::kStartup;
   }
-  signal_fd_ = std::move(signal_fd).value();
-  epoll_event ev = {};
-  ev.events = EPOLLIN;
-  epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, signal_fd_.get(), &ev);
-
+  started_unix_seconds_ = UnixNow();
   now_ = Clock::now();
   Reconcile();
+  PublishState();
   while (!Finished()) {
     WaitForEvents();
     HandleSignals();
+    HandleCommands();
     ReapChildren();
     EnforceDeadlines();
     Reconcile();
+    PublishState();
   }
   // A worker's own children (its process group) must not outlive corefork.
   for (pid_t group : groups_) kill(-group, SIGKILL);
@@ -103,26 +120,36 @@ void Supervisor::WaitForEvents() {
   TimePoint deadline = NextDeadline();
   if (deadline != TimePoint::max()) {
     auto wait = std::chrono::ceil<milliseconds>(deadline - Clock::now());
-    timeout_ms = static_cast<int>(std::max<int64_t>(0, wait.count()));
+    timeout_ms =
+        static_cast<int>(std::clamp<int64_t>(wait.count(), 0, 1 << 30));
   }
-  epoll_event events[8];
-  epoll_wait(epoll_.get(), events, 8, timeout_ms);  // EINTR: just go round
+  epoll_event events[32];
+  int n = epoll_wait(epoll_.get(), events, 32, timeout_ms);
   now_ = Clock::now();
+  for (int i = 0; i < n; ++i) {
+    auto [tag, serial] = SplitTag(events[i].data.u64);
+    // Signals, commands and exits are drained every turn anyway; only the
+    // notify channels need dispatching here.
+    if (tag == LoopTag::kNotifySocket) ReadNotifySocket();
+    if (tag == LoopTag::kNotifyPipe) ReadNotifyPipe(serial);
+  }
 }
 
 Supervisor::TimePoint Supervisor::NextDeadline() const {
   TimePoint next = TimePoint::max();
-  switch (phase_) {
-    case Phase::kRunning:
-      break;
-    case Phase::kDraining:
-      next = drain_until_;
-      break;
-    case Phase::kStopping:
-      return killed_ ? final_deadline_ : stop_deadline_;
+  if (phase_ == Phase::kDraining) next = drain_until_;
+  if (phase_ == Phase::kStopping) {
+    next = killed_ ? final_deadline_ : stop_deadline_;
   }
-  for (const Slot& slot : slots_) {
-    if (slot.pid < 0) next = std::min(next, slot.restart_at);
+  for (const auto& [pid, worker] : workers_) {
+    next = std::min(next, worker.deadline);
+  }
+  if (phase_ != Phase::kStopping) {
+    for (int id = 0; id < desired_; ++id) {
+      if (!const_cast<Supervisor*>(this)->PrimaryWorker(id)) {
+        next = std::min(next, slots_[id].restart_at);
+      }
+    }
   }
   return next;
 }
@@ -135,6 +162,7 @@ void Supervisor::HandleSignals() {
 }
 
 void Supervisor::OnSignal(int signo) {
+  const bool stopping = phase_ == Phase::kStopping;
   switch (signo) {
     case SIGCHLD:
       break;  // ReapChildren runs every turn
@@ -149,8 +177,6 @@ void Supervisor::OnSignal(int signo) {
         spdlog::info("{} again: skipping the rest of the drain delay",
                      SignalName(signo));
         drain_until_ = now_;
-      } else {
-        spdlog::info("{}: already stopping workers", SignalName(signo));
       }
       break;
     case SIGQUIT:
@@ -158,6 +184,20 @@ void Supervisor::OnSignal(int signo) {
       FastShutdown();
       break;
     case SIGHUP:
+      if (!stopping) {
+        CommandReply reply = StartReload();
+        if (reply.http_status >= 300) spdlog::warn("SIGHUP: {}", reply.body);
+      }
+      break;
+    case SIGTTIN:
+    case SIGTTOU:
+      if (!stopping) {
+        CommandReply reply = Scale(desired_ + (signo == SIGTTIN ? 1 : -1));
+        if (reply.http_status >= 300) {
+          spdlog::warn("{}: {}", SignalName(signo), reply.body);
+        }
+      }
+      break;
     case SIGUSR1:
     case SIGUSR2:
     case SIGWINCH:
@@ -174,10 +214,8 @@ void Supervisor::ReapChildren() {
     int status = 0;
     pid_t pid = waitpid(-1, &status, WNOHANG);
     if (pid <= 0) return;  // 0: nothing more has exited; -1: no children
-    auto slot = std::find_if(slots_.begin(), slots_.end(),
-                             [pid](const Slot& s) { return s.pid == pid; });
-    if (slot != slots_.end()) {
-      OnWorkerExit(*slot, status);
+    if (workers_.count(pid) != 0) {
+      OnWorkerExit(pid, status);
     } else {
       spdlog::debug("reaped orphan pid {} ({})", pid,
                     DescribeWaitStatus(status));
@@ -185,26 +223,62 @@ void Supervisor::ReapChildren() {
   }
 }
 
-void Supervisor::OnWorkerExit(Slot& slot, int status) {
-  const pid_t pid = slot.pid;
-  slot.pid = -1;
-  slot.last_status = status;
-  if (kill(-pid, 0) != 0) std::erase(groups_, pid);  // group is empty
-  auto uptime =
-      std::chrono::duration_cast<milliseconds>(now_ - slot.started_at);
+void Supervisor::OnWorkerExit(pid_t pid, int status) {
+  auto node = workers_.extract(pid);
+  Worker& worker = node.mapped();
+  Slot& slot = slots_[worker.slot];
+  slot.last_exit = DescribeWaitStatus(status);
+  if (kill(-pid, 0) != 0) std::erase(groups_, pid);  // its group is empty
+  if (context_.metrics != nullptr) context_.metrics->CountExit(status);
+  const std::string who =
+      fmt::format("worker {} (pid {})", worker.slot, worker.pid);
+
   if (phase_ == Phase::kStopping) {
     bool clean = (WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
                  (WIFSIGNALED(status) && !killed_ &&
                   WTERMSIG(status) == config_.shutdown.stop_signal);
-    spdlog::info("worker {} (pid {}) {}", slot.id, pid,
-                 DescribeWaitStatus(status));
+    spdlog::info("{} {}", who, slot.last_exit);
     if (!clean) FailWith(ExitCode::kWorkerFailed);
     return;
   }
-  ScheduleRestart(
-      slot, uptime,
-      fmt::format("worker {} (pid {}) {} after {}", slot.id, pid,
-                  DescribeWaitStatus(status), FormatDuration(uptime)));
+  if (worker.retiring) {
+    spdlog::info("{} {}", who, slot.last_exit);
+    if (reload_.active && reload_.old_pid == pid) {
+      ++reload_.slot;
+      ReloadStep();
+    }
+    CloseUnusedSlots();
+    return;
+  }
+  if (worker.successor) {
+    AbortReload(
+        fmt::format("new {} {} before it was ready", who, slot.last_exit));
+    return;
+  }
+  OnUnexpectedExit(worker, status);
+}
+
+void Supervisor::OnUnexpectedExit(const Worker& worker, int status) {
+  Slot& slot = slots_[worker.slot];
+  if (!worker.fail_reason.empty()) slot.restart_reason = worker.fail_reason;
+  Worker* successor = nullptr;
+  for (auto& [pid, w] : workers_) {
+    if (w.slot == worker.slot && w.successor) successor = &w;
+  }
+  auto uptime =
+      std::chrono::duration_cast<milliseconds>(now_ - worker.started_at);
+  std::string what =
+      fmt::format("worker {} (pid {}) {} after {}", worker.slot, worker.pid,
+                  DescribeWaitStatus(status), FormatDuration(uptime));
+  if (successor != nullptr) {
+    // Mid-reload: the replacement takes over the slot as soon as it is ready.
+    spdlog::warn("{}; its replacement (pid {}) takes over", what,
+                 successor->pid);
+    successor->successor = false;
+    if (successor->state == WorkerState::kReady) OnSuccessorReady(*successor);
+    return;
+  }
+  ScheduleRestart(slot, uptime, what);
 }
 
 void Supervisor::ScheduleRestart(Slot& slot, milliseconds uptime,
@@ -221,27 +295,104 @@ void Supervisor::ScheduleRestart(Slot& slot, milliseconds uptime,
   slot.restart_at = now_ + *delay;
 }
 
+void Supervisor::EnforceDeadlines() {
+  if (phase_ == Phase::kDraining && now_ >= drain_until_) BeginStop();
+  if (phase_ == Phase::kStopping && !killed_ && now_ >= stop_deadline_) {
+    spdlog::warn("shutdown timeout ({}) passed",
+                 FormatDuration(config_.shutdown.timeout));
+    KillRemaining();
+  }
+  for (auto& [pid, worker] : workers_) {
+    if (now_ >= worker.deadline) EnforceWorkerDeadline(worker);
+  }
+}
+
+void Supervisor::EnforceWorkerDeadline(Worker& worker) {
+  worker.deadline = TimePoint::max();
+  switch (worker.state) {
+    case WorkerState::kStarting:
+      spdlog::warn("worker {} (pid {}) not ready within {}", worker.slot,
+                   worker.pid, FormatDuration(config_.ready.timeout));
+      if (worker.successor) {
+        AbortReload("the new worker did not become ready in time");
+      } else {
+        KillWorker(worker, "ready_timeout");
+      }
+      break;
+    case WorkerState::kReady:
+      // The gunicorn hung-worker check, without heartbeat files: SIGABRT
+      // first so the app can dump its stack, SIGKILL after the grace.
+      spdlog::warn("worker {} (pid {}) sent no WATCHDOG=1 for {}; SIGABRT",
+                   worker.slot, worker.pid,
+                   FormatDuration(config_.watchdog.timeout));
+      worker.fail_reason = "watchdog";
+      worker.aborted = true;
+      worker.state = WorkerState::kStopping;
+      kill(worker.pid, SIGABRT);
+      worker.deadline = now_ + config_.watchdog.grace;
+      break;
+    case WorkerState::kStopping:
+      if (phase_ != Phase::kStopping) {
+        spdlog::warn("worker {} (pid {}) still running; SIGKILL", worker.slot,
+                     worker.pid);
+        kill(-worker.pid, SIGKILL);
+        kill(worker.pid, SIGKILL);
+      }
+      break;
+  }
+}
+
 void Supervisor::Reconcile() {
   if (phase_ == Phase::kStopping) return;
-  for (Slot& slot : slots_) {
-    if (slot.pid < 0 && now_ >= slot.restart_at) StartWorker(slot);
+  for (int id = 0; id < desired_; ++id) {
+    Slot& slot = slots_[id];
+    if (PrimaryWorker(id) == nullptr && now_ >= slot.restart_at) {
+      StartWorker(slot, /*successor=*/false);
+    }
     if (phase_ == Phase::kStopping) return;  // the start failed for good
   }
 }
 
-void Supervisor::StartWorker(Slot& slot) {
+std::vector<std::string> Supervisor::WorkerEnvironment(const Slot& slot) const {
+  std::vector<std::string> env = base_env_;
+  const ListenerSet& listeners = *context_.listeners;
+  const size_t listener_count = listeners.configs().size();
+  env.push_back("COREFORK_WORKER_ID=" + std::to_string(slot.id));
+  env.push_back("COREFORK_WORKERS=" + std::to_string(desired_));
+  env.push_back("PORT=" + std::to_string(listeners.FirstPort()));
+  env.push_back("LISTEN_FDS=" + std::to_string(listener_count));
+  env.push_back("LISTEN_FDNAMES=" + listeners.FdNames());
+  // The notify pipe's write end follows the listeners: fd 3 + count.
+  env.push_back("COREFORK_NOTIFY_FD=" + std::to_string(3 + listener_count));
+  if (notify_socket_) env.push_back("NOTIFY_SOCKET=" + notify_socket_->path());
+  if (!context_.control_socket_path.empty()) {
+    env.push_back("COREFORK_CONTROL_SOCKET=" + context_.control_socket_path);
+  }
+  if (config_.watchdog.timeout.count() > 0) {
+    env.push_back("WATCHDOG_USEC=" +
+                  std::to_string(config_.watchdog.timeout.count() * 1000));
+  }
+  return env;
+}
+
+Supervisor::Worker* Supervisor::StartWorker(Slot& slot, bool successor) {
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    ScheduleRestart(
+        slot, milliseconds(0),
+        PosixError("worker " + std::to_string(slot.id) + ": pipe").message());
+    return nullptr;
+  }
+  Fd notify_read(pipe_fds[0]), notify_write(pipe_fds[1]);
+  fcntl(notify_read.get(), F_SETFL, O_NONBLOCK);
+
   SpawnOptions options;
-  options.path = executable_;
+  options.path = context_.executable;
   options.argv = config_.command;
-  options.env = base_env_;
-  options.env.push_back("COREFORK_WORKER_ID=" + std::to_string(slot.id));
-  options.env.push_back("COREFORK_WORKERS=" + std::to_string(slots_.size()));
-  options.env.push_back("PORT=" + std::to_string(listeners_->FirstPort()));
-  options.env.push_back("LISTEN_FDS=" +
-                        std::to_string(listeners_->configs().size()));
-  options.env.push_back("LISTEN_FDNAMES=" + listeners_->FdNames());
+  options.env = WorkerEnvironment(slot);
   options.pid_env_var = "LISTEN_PID";
-  options.pass_fds = listeners_->FdsForSlot(slot.id);
+  options.pass_fds = context_.listeners->FdsForSlot(slot.id);
+  options.pass_fds.push_back(notify_write.get());
   options.stdin_fd = dev_null_.get();
 
   SpawnFailure failure;
@@ -249,23 +400,44 @@ void Supervisor::StartWorker(Slot& slot) {
   if (!pid.ok()) {
     if (!ever_started_ && failure.step == "execve") {
       // The app cannot run at all: no point in retrying.
-      spdlog::critical("cannot run {}: {}", config_.command[0],
-                       pid.status().message());
+      spdlog::critical("cannot run {}", pid.status().message());
       exit_code_ = static_cast<ExitCode>(ExitCodeForExecError(failure.error));
       BeginStop();
-      return;
+    } else if (successor) {
+      AbortReload("cannot start the new worker: " + pid.status().message());
+    } else {
+      ScheduleRestart(slot, milliseconds(0),
+                      "worker " + std::to_string(slot.id) +
+                          " failed to start: " + pid.status().message());
     }
-    ScheduleRestart(slot, milliseconds(0),
-                    "worker " + std::to_string(slot.id) +
-                        " failed to start: " + pid.status().message());
-    return;
+    return nullptr;
   }
-  if (slot.last_status != -1) ++slot.restarts;
+  if (slot.has_run && !successor) {
+    ++slot.restarts;
+    if (context_.metrics) context_.metrics->CountRestart(slot.restart_reason);
+  }
+  slot.has_run = true;
+  slot.restart_reason = "crash";
   ever_started_ = true;
-  slot.pid = *pid;
-  slot.started_at = now_;
   groups_.push_back(*pid);
-  spdlog::info("worker {} started (pid {})", slot.id, *pid);
+
+  Worker& worker = workers_[*pid];
+  worker.pid = *pid;
+  worker.slot = slot.id;
+  worker.serial = next_serial_++;
+  worker.started_at = now_;
+  worker.successor = successor;
+  worker.notify_pipe = std::move(notify_read);
+  Watch(epoll_.get(), worker.notify_pipe.get(), LoopTag::kNotifyPipe,
+        worker.serial);
+  spdlog::info("worker {} started (pid {}){}", slot.id, *pid,
+               successor ? " to replace the current one" : "");
+  if (config_.ready.mode == ReadyMode::kNone) {
+    MarkReady(worker);
+  } else {
+    worker.deadline = now_ + config_.ready.timeout;
+  }
+  return &worker;
 }
 
 void Supervisor::BeginDrain() {
@@ -276,51 +448,58 @@ void Supervisor::BeginDrain() {
 void Supervisor::BeginStop() {
   if (phase_ == Phase::kStopping) return;
   phase_ = Phase::kStopping;
-  listeners_->CloseAll();
+  if (reload_.active) reload_.active = false;
+  context_.listeners->CloseAll();
   stop_deadline_ = now_ + config_.shutdown.timeout;
-  int live = 0;
-  for (const Slot& slot : slots_) live += slot.pid > 0;
-  if (live > 0) {
+  if (!workers_.empty()) {
     spdlog::info("sending {} to {} worker(s); SIGKILL in {}",
-                 SignalName(config_.shutdown.stop_signal), live,
+                 SignalName(config_.shutdown.stop_signal), workers_.size(),
                  FormatDuration(config_.shutdown.timeout));
+  }
+  for (auto& [pid, worker] : workers_) {
+    worker.state = WorkerState::kStopping;
+    worker.deadline = TimePoint::max();  // the global deadline rules now
   }
   SignalWorkers(config_.shutdown.stop_signal);
 }
 
 void Supervisor::FastShutdown() {
-  phase_ = Phase::kStopping;
-  listeners_->CloseAll();
+  BeginStop();
   exit_code_ = ExitCode::kFastShutdown;
   KillRemaining();
-}
-
-void Supervisor::EnforceDeadlines() {
-  if (phase_ == Phase::kDraining && now_ >= drain_until_) BeginStop();
-  if (phase_ == Phase::kStopping && !killed_ && now_ >= stop_deadline_) {
-    spdlog::warn("shutdown timeout ({}) passed",
-                 FormatDuration(config_.shutdown.timeout));
-    KillRemaining();
-  }
 }
 
 void Supervisor::KillRemaining() {
   killed_ = true;
   final_deadline_ = now_ + kKillGrace;
-  for (const Slot& slot : slots_) {
-    if (slot.pid <= 0) continue;
-    spdlog::warn("killing worker {} (pid {}) and its process group", slot.id,
-                 slot.pid);
-    kill(-slot.pid, SIGKILL);
-    kill(slot.pid, SIGKILL);
+  for (const auto& [pid, worker] : workers_) {
+    spdlog::warn("killing worker {} (pid {}) and its process group",
+                 worker.slot, pid);
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
     FailWith(ExitCode::kWorkerFailed);
   }
 }
 
 void Supervisor::SignalWorkers(int signo) {
-  for (const Slot& slot : slots_) {
-    if (slot.pid > 0) kill(slot.pid, signo);
-  }
+  for (const auto& [pid, worker] : workers_) kill(pid, signo);
+}
+
+void Supervisor::Retire(Worker& worker, const std::string& why) {
+  spdlog::info("stopping worker {} (pid {}): {}", worker.slot, worker.pid, why);
+  worker.retiring = true;
+  worker.successor = false;
+  worker.state = WorkerState::kStopping;
+  worker.deadline = now_ + config_.shutdown.timeout;
+  kill(worker.pid, config_.shutdown.stop_signal);
+}
+
+void Supervisor::KillWorker(Worker& worker, const std::string& reason) {
+  worker.fail_reason = reason;
+  worker.state = WorkerState::kStopping;
+  worker.deadline = TimePoint::max();
+  kill(-worker.pid, SIGKILL);
+  kill(worker.pid, SIGKILL);
 }
 
 void Supervisor::FailWith(ExitCode code) {
@@ -329,15 +508,27 @@ void Supervisor::FailWith(ExitCode code) {
 
 bool Supervisor::Finished() const {
   if (phase_ != Phase::kStopping) return false;
-  bool any_alive = std::any_of(slots_.begin(), slots_.end(),
-                               [](const Slot& s) { return s.pid > 0; });
-  if (!any_alive) return true;
+  if (workers_.empty()) return true;
   if (killed_ && now_ >= final_deadline_) {
     spdlog::error("workers still alive {} after SIGKILL; exiting anyway",
                   FormatDuration(kKillGrace));
     return true;
   }
   return false;
+}
+
+Supervisor::Worker* Supervisor::PrimaryWorker(int slot) {
+  for (auto& [pid, worker] : workers_) {
+    if (worker.slot == slot && !worker.retiring && !worker.successor) {
+      return &worker;
+    }
+  }
+  return nullptr;
+}
+
+Supervisor::Worker* Supervisor::FindWorker(pid_t pid) {
+  auto it = workers_.find(pid);
+  return it == workers_.end() ? nullptr : &it->second;
 }
 
 }  // namespace corefork

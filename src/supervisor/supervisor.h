@@ -1,6 +1,8 @@
 // Supervisor: the event loop that owns every worker process. It starts one
-// worker per slot, restarts the ones that die (with backoff), forwards
-// signals, reaps every child (orphans too), and runs the shutdown timeline.
+// worker per slot, tracks readiness (notify socket / notify pipe) and the
+// watchdog, restarts workers that die (with backoff), reloads and scales on
+// request, forwards signals, reaps every child (orphans too), runs the
+// shutdown timeline, and publishes a StateView after every turn.
 // Single-threaded by design: construct, then Run() on the main thread, which
 // must have blocked HandledSignals() first (see os/signals.h).
 #pragma once
@@ -8,83 +10,163 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "cgroup/cgroup.h"
+#include "cgroup/sizing.h"
 #include "config/config.h"
+#include "metrics/metrics.h"
 #include "net/listener.h"
 #include "os/exit_codes.h"
 #include "os/fd.h"
 #include "supervisor/backoff.h"
+#include "supervisor/commands.h"
+#include "supervisor/notify.h"
+#include "supervisor/state.h"
 
 namespace corefork {
+
+// What main hands the loop besides the Config. Pointers are borrowed and
+// must outlive Run().
+struct SupervisorContext {
+  std::string executable;            // resolved path of config.command[0]
+  ListenerSet* listeners = nullptr;  // bound for the initial worker count
+  CgroupInfo cgroup;
+  SizingDecision sizing;  // sizing.workers = initial worker count
+  StateBoard* board = nullptr;
+  CommandQueue* commands = nullptr;
+  Metrics* metrics = nullptr;
+  std::string notify_socket_path;   // "" = no NOTIFY_SOCKET
+  std::string control_socket_path;  // passed as COREFORK_CONTROL_SOCKET
+};
 
 class Supervisor {
  public:
   using Clock = std::chrono::steady_clock;
   using TimePoint = Clock::time_point;
 
-  // `executable` is the resolved path of config.command[0]; `listeners`
-  // are already bound for `workers` slots.
-  Supervisor(const Config& config, int workers, std::string executable,
-             ListenerSet* listeners);
+  Supervisor(const Config& config, SupervisorContext context);
 
   // Runs until shutdown completes; returns corefork's exit code.
   ExitCode Run();
 
  private:
   enum class Phase { kRunning, kDraining, kStopping };
+  enum class WorkerState { kStarting, kReady, kStopping };
 
-  struct Slot {
-    explicit Slot(int id, const RestartConfig& restart)
-        : id(id), backoff(restart) {}
-    int id;
-    pid_t pid = -1;  // -1 while no worker runs in the slot
+  // One worker process. A slot normally has one; during a reload it also has
+  // a successor, and a retiring worker may outlive its slot (scale down).
+  struct Worker {
+    pid_t pid = -1;
+    int slot = 0;
+    uint64_t serial = 0;  // unique per process: tags its notify pipe in epoll
+    WorkerState state = WorkerState::kStarting;
     TimePoint started_at;
-    TimePoint restart_at;  // when pid == -1: start the next worker then
-    RestartBackoff backoff;
-    int restarts = 0;
-    int last_status = -1;  // wait status of the previous worker
+    // kStarting: ready timeout; kReady: watchdog; kStopping: SIGKILL.
+    TimePoint deadline = TimePoint::max();
+    bool successor = false;   // reload: replaces the slot's worker once ready
+    bool retiring = false;    // asked to stop; its exit is expected
+    bool aborted = false;     // watchdog sent SIGABRT; SIGKILL at deadline
+    std::string fail_reason;  // "ready_timeout", "watchdog" when we killed it
+    std::string status_text;  // last STATUS=
+    Fd notify_pipe;           // read end of COREFORK_NOTIFY_FD
+    LineBuffer notify_lines;
   };
 
-  // One turn of the loop, in order.
+  struct Slot {
+    Slot(int id, const RestartConfig& restart) : id(id), backoff(restart) {}
+    int id;
+    RestartBackoff backoff;
+    TimePoint restart_at;                  // no worker: start the next one then
+    std::string restart_reason = "crash";  // label of the next restart
+    bool has_run = false;
+    int restarts = 0;
+    std::string last_exit;
+  };
+
+  struct Reload {
+    bool active = false;
+    int slot = 0;        // the slot being replaced
+    pid_t old_pid = -1;  // retiring worker whose exit moves to the next slot
+    int replaced = 0;
+  };
+
+  // The loop, in order (supervisor.cc).
+  Status SetUpLoop();
   void WaitForEvents();
   void HandleSignals();
   void ReapChildren();
   void EnforceDeadlines();
   void Reconcile();
+  void PublishState();
   bool Finished() const;
 
   void OnSignal(int signo);
-  void OnWorkerExit(Slot& slot, int status);
+  void OnWorkerExit(pid_t pid, int status);
+  void OnUnexpectedExit(const Worker& worker, int status);
   void ScheduleRestart(Slot& slot, std::chrono::milliseconds uptime,
                        const std::string& what);
-  void StartWorker(Slot& slot);
+  Worker* StartWorker(Slot& slot, bool successor);
+  std::vector<std::string> WorkerEnvironment(const Slot& slot) const;
+  void EnforceWorkerDeadline(Worker& worker);
+
+  // Readiness and notify messages (supervisor_notify.cc).
+  void ReadNotifySocket();
+  void ReadNotifyPipe(uint64_t serial);
+  void OnNotify(Worker& worker, const std::string& text);
+  void MarkReady(Worker& worker);
+  Worker* FindWorkerOfSender(pid_t sender);
+
+  // Shutdown (supervisor.cc).
   void BeginDrain();
   void BeginStop();
   void FastShutdown();
   void KillRemaining();
   void SignalWorkers(int signo);
+  void Retire(Worker& worker, const std::string& why);
+  void KillWorker(Worker& worker, const std::string& reason);
   void FailWith(ExitCode code);
+
+  // Commands, reload and scaling (supervisor_control.cc).
+  void HandleCommands();
+  CommandReply StartReload();
+  void ReloadStep();
+  void OnSuccessorReady(Worker& successor);
+  void AbortReload(const std::string& why);
+  CommandReply Scale(int workers);
+  void CloseUnusedSlots();
+
   TimePoint NextDeadline() const;
-  std::vector<std::string> BaseEnvironment() const;
+  Worker* PrimaryWorker(int slot);  // the slot's serving, non-retiring worker
+  Worker* FindWorker(pid_t pid);
+  int ReadyWorkers() const;
+  int MinReadyWorkers() const;
 
   Config config_;
-  std::string executable_;
-  ListenerSet* listeners_;
-  std::vector<std::string> base_env_;  // environ + config env, no per-slot vars
-  std::vector<Slot> slots_;
+  SupervisorContext context_;
+  std::vector<std::string> base_env_;  // environ + config env
+  std::vector<Slot> slots_;            // index = slot id; may exceed desired_
+  int desired_ = 0;
+  std::map<pid_t, Worker> workers_;
   std::vector<pid_t> groups_;  // process groups of workers, until empty
-  Fd dev_null_;                // workers' stdin
+  uint64_t next_serial_ = 1;
+  Reload reload_;
 
   Fd epoll_;
   Fd signal_fd_;
+  std::optional<NotifySocket> notify_socket_;
+  Fd dev_null_;  // workers' stdin
   TimePoint now_;
+  double started_unix_seconds_ = 0;
+  uint64_t publish_version_ = 0;
   Phase phase_ = Phase::kRunning;
   TimePoint drain_until_;
   TimePoint stop_deadline_;    // stop signal sent; SIGKILL after this
   TimePoint final_deadline_;   // SIGKILL sent; stop waiting after this
-  bool killed_ = false;        // SIGKILL was needed
+  bool killed_ = false;        // SIGKILL was needed at shutdown
   bool ever_started_ = false;  // some worker has been spawned successfully
   ExitCode exit_code_ = ExitCode::kOk;
 };

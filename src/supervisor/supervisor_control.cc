@@ -1,0 +1,225 @@
+// Supervisor: commands from other threads, rolling reload, scaling, and the
+// published StateView. Part of the event loop; see supervisor.h.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "supervisor/supervisor.h"
+#include "util/format.h"
+#include "util/log.h"
+
+namespace corefork {
+namespace {
+
+CommandReply Reply(int status, std::string body) {
+  return CommandReply{status, std::move(body)};
+}
+
+CommandReply ErrorReply(int status, const std::string& message) {
+  return Reply(status, "{\"error\":\"" + JsonEscape(message) + "\"}");
+}
+
+const char* StateName(bool has_worker, bool ready, bool stopping) {
+  if (!has_worker) return "backoff";
+  if (stopping) return "stopping";
+  return ready ? "ready" : "starting";
+}
+
+}  // namespace
+
+void Supervisor::HandleCommands() {
+  if (context_.commands == nullptr) return;
+  for (std::unique_ptr<Command>& command : context_.commands->TakeAll()) {
+    switch (command->kind) {
+      case Command::Kind::kPing:
+        command->reply.set_value(Reply(200, "{\"live\":true}"));
+        break;
+      case Command::Kind::kReload:
+        command->reply.set_value(StartReload());
+        break;
+      case Command::Kind::kScale:
+        command->reply.set_value(Scale(command->count));
+        break;
+    }
+  }
+}
+
+CommandReply Supervisor::StartReload() {
+  if (phase_ != Phase::kRunning) return ErrorReply(503, "shutting down");
+  if (reload_.active) {
+    return ErrorReply(409, "a reload is already in progress");
+  }
+  spdlog::info("reload: replacing {} worker(s) one at a time", desired_);
+  reload_ = Reload{};
+  reload_.active = true;
+  ReloadStep();
+  return Reply(
+      202, fmt::format("{{\"reload\":\"started\",\"workers\":{}}}", desired_));
+}
+
+void Supervisor::ReloadStep() {
+  while (reload_.active && reload_.slot < desired_) {
+    if (PrimaryWorker(reload_.slot) == nullptr) {
+      // An empty slot's next start runs the new code anyway.
+      ++reload_.slot;
+      continue;
+    }
+    StartWorker(slots_[reload_.slot], /*successor=*/true);
+    return;  // continues in OnSuccessorReady, then when the old one exits
+  }
+  if (reload_.active) {
+    reload_.active = false;
+    spdlog::info("reload complete: {} worker(s) replaced", reload_.replaced);
+  }
+}
+
+void Supervisor::OnSuccessorReady(Worker& successor) {
+  successor.successor = false;
+  Slot& slot = slots_[successor.slot];
+  ++slot.restarts;
+  if (context_.metrics != nullptr) context_.metrics->CountRestart("reload");
+  ++reload_.replaced;
+  Worker* old = nullptr;
+  for (auto& [pid, w] : workers_) {
+    if (w.slot == successor.slot && pid != successor.pid && !w.retiring &&
+        !w.successor) {
+      old = &w;
+    }
+  }
+  if (old != nullptr) {
+    reload_.old_pid = old->pid;
+    Retire(*old, fmt::format("replaced by pid {}", successor.pid));
+    return;  // the next slot starts when this one has exited
+  }
+  ++reload_.slot;
+  ReloadStep();
+}
+
+void Supervisor::AbortReload(const std::string& why) {
+  spdlog::error("reload aborted: {}; the current workers keep serving", why);
+  reload_.active = false;
+  for (auto& [pid, worker] : workers_) {
+    if (!worker.successor) continue;
+    worker.successor = false;
+    worker.retiring = true;
+    KillWorker(worker, "reload");
+  }
+}
+
+CommandReply Supervisor::Scale(int workers) {
+  if (phase_ != Phase::kRunning) return ErrorReply(503, "shutting down");
+  if (reload_.active) return ErrorReply(409, "a reload is in progress");
+  if (workers < 1 || workers > config_.workers.max) {
+    return ErrorReply(400, fmt::format("workers must be 1..{}, got {}",
+                                       config_.workers.max, workers));
+  }
+  const int previous = desired_;
+  for (int id = previous; id < workers; ++id) {
+    if (id >= static_cast<int>(slots_.size())) {
+      slots_.emplace_back(id, config_.restart);
+    }
+    slots_[id].restart_at = now_;
+    Status s = context_.listeners->EnsureSlot(id);
+    if (!s.ok()) {
+      CloseUnusedSlots();
+      return ErrorReply(500, "cannot add worker slot: " + s.message());
+    }
+  }
+  if (workers != previous) {
+    spdlog::info("scaling from {} to {} worker(s)", previous, workers);
+  }
+  desired_ = workers;
+  for (auto& [pid, worker] : workers_) {
+    if (worker.slot >= desired_ && !worker.retiring) {
+      Retire(worker, fmt::format("scaled down to {}", desired_));
+    }
+  }
+  CloseUnusedSlots();
+  return Reply(200, fmt::format("{{\"workers\":{},\"previous\":{}}}", workers,
+                                previous));
+}
+
+void Supervisor::CloseUnusedSlots() {
+  for (int id = desired_; id < static_cast<int>(slots_.size()); ++id) {
+    bool in_use =
+        std::any_of(workers_.begin(), workers_.end(),
+                    [id](const auto& w) { return w.second.slot == id; });
+    if (!in_use) context_.listeners->CloseSlot(id);
+  }
+}
+
+int Supervisor::ReadyWorkers() const {
+  return static_cast<int>(
+      std::count_if(workers_.begin(), workers_.end(), [](const auto& entry) {
+        return entry.second.state == WorkerState::kReady &&
+               !entry.second.retiring;
+      }));
+}
+
+int Supervisor::MinReadyWorkers() const {
+  if (config_.ready.min_workers_percent) {
+    return static_cast<int>(
+        std::ceil(desired_ * config_.ready.min_workers / 100.0));
+  }
+  return std::min(config_.ready.min_workers, desired_);
+}
+
+void Supervisor::PublishState() {
+  auto view = std::make_shared<StateView>();
+  view->version = ++publish_version_;
+  view->draining = phase_ != Phase::kRunning;
+  view->stopping = phase_ == Phase::kStopping;
+  view->desired_workers = desired_;
+  view->ready_workers = ReadyWorkers();
+  view->min_ready_workers = MinReadyWorkers();
+  view->reloading = reload_.active;
+  view->cgroup = context_.cgroup;
+  view->sizing = context_.sizing;
+  view->started_unix_seconds = started_unix_seconds_;
+
+  std::map<std::string, int> counts = {
+      {"starting", 0}, {"ready", 0}, {"stopping", 0}, {"backoff", 0}};
+  for (const auto& [pid, w] : workers_) {
+    bool stopping = w.state == WorkerState::kStopping || w.retiring;
+    counts[StateName(true, w.state == WorkerState::kReady, stopping)]++;
+    WorkerView v;
+    v.id = w.slot;
+    v.pid = pid;
+    v.state = StateName(true, w.state == WorkerState::kReady, stopping);
+    v.ready = w.state == WorkerState::kReady && !w.retiring;
+    v.restarts = slots_[w.slot].restarts;
+    v.last_exit = slots_[w.slot].last_exit;
+    v.uptime_seconds =
+        std::chrono::duration<double>(now_ - w.started_at).count();
+    v.status_text = w.status_text;
+    view->workers.push_back(std::move(v));
+  }
+  for (int id = 0; id < desired_ && phase_ != Phase::kStopping; ++id) {
+    bool has_worker =
+        std::any_of(view->workers.begin(), view->workers.end(),
+                    [id](const WorkerView& v) { return v.id == id; });
+    if (has_worker) continue;
+    counts["backoff"]++;
+    WorkerView v;
+    v.id = id;
+    v.state = "backoff";
+    v.restarts = slots_[id].restarts;
+    v.last_exit = slots_[id].last_exit;
+    view->workers.push_back(std::move(v));
+  }
+  std::sort(view->workers.begin(), view->workers.end(),
+            [](const WorkerView& a, const WorkerView& b) {
+              return a.id != b.id ? a.id < b.id : a.pid < b.pid;
+            });
+  if (context_.metrics != nullptr) {
+    context_.metrics->SetWorkers(desired_, counts);
+    context_.metrics->SetDraining(view->draining);
+    context_.metrics->SetReady(!view->draining &&
+                               view->ready_workers >= view->min_ready_workers);
+  }
+  if (context_.board != nullptr) context_.board->Publish(std::move(view));
+}
+
+}  // namespace corefork
