@@ -68,7 +68,8 @@ std::vector<std::string_view> SplitWhitespace(std::string_view s) {
 std::optional<StatFields> ParseStat(std::string_view text) {
   size_t close = text.rfind(')');
   if (close == std::string_view::npos) return std::nullopt;
-  std::vector<std::string_view> fields = SplitWhitespace(text.substr(close + 1));
+  std::vector<std::string_view> fields =
+      SplitWhitespace(text.substr(close + 1));
   auto field = [&](int number) -> std::optional<uint64_t> {
     size_t index = number - kFirstFieldAfterComm;
     if (index >= fields.size()) return std::nullopt;
