@@ -22,7 +22,7 @@ using std::chrono::milliseconds;
 
 constexpr char kCpuMount[] = "/sys/fs/cgroup/cpu";
 
-class CgroupRealTest : public CoreforkTest {
+class RealCgroupQuotaTest : public CoreforkTest {
  protected:
   void SetUp() override {
     CoreforkTest::SetUp();
@@ -90,7 +90,7 @@ class CgroupRealTest : public CoreforkTest {
   std::string cgroup_;
 };
 
-TEST_F(CgroupRealTest, DetectSeesTheQuota) {
+TEST_F(RealCgroupQuotaTest, DetectSeesTheQuota) {
   Process& p = StartInCgroup({"detect", "--json"});
   std::optional<int> code = p.WaitExit(milliseconds(5000));
   ASSERT_EQ(code, std::optional<int>(0)) << p.Stderr();
@@ -109,7 +109,7 @@ TEST_F(CgroupRealTest, DetectSeesTheQuota) {
       << "floor(1.5) workers: " << json;
 }
 
-TEST_F(CgroupRealTest, AutoWorkersWithCeilRounding) {
+TEST_F(RealCgroupQuotaTest, AutoWorkersWithCeilRounding) {
   const int port = FreePort();
   std::string config = WriteConfig(
       "workers: auto\n"

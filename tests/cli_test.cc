@@ -63,6 +63,9 @@ struct ExecCase {
   std::string reason;  // expected in stderr ("" = only the name)
 };
 
+// Test names in ctest come from the printed parameter.
+void PrintTo(const ExecCase& c, std::ostream* os) { *os << c.name; }
+
 class ExecFailureTest : public CliTest,
                         public ::testing::WithParamInterface<ExecCase> {};
 
@@ -278,6 +281,8 @@ std::vector<DetectCase> DetectCases() {
        1},
   };
 }
+
+void PrintTo(const DetectCase& c, std::ostream* os) { *os << c.name; }
 
 class DetectTest : public CliTest,
                    public ::testing::WithParamInterface<DetectCase> {};

@@ -1,0 +1,52 @@
+// What the kernel says about processes and sockets, read from /proc, plus the
+// test process' own duties as a child subreaper (adopting and reaping the
+// orphans of what it starts). For the single test thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace corefork::harness {
+
+// Makes the test process a child subreaper so orphans of the processes it
+// starts are re-parented to it (and reaped by ReapOrphans / ~Process) instead
+// of to the machine's init.
+void SetChildSubreaper();
+
+// /proc views. ProcState: the state letter of /proc/PID/stat ('R', 'S', 'Z',
+// ...) or '\0' when there is no /proc/PID. ProcessGone: no /proc/PID at all
+// (a zombie is NOT gone). GoneOrZombie: either.
+char ProcState(pid_t pid);
+bool ProcessGone(pid_t pid);
+bool GoneOrZombie(pid_t pid);
+pid_t ParentPid(pid_t pid);  // -1 when gone
+std::vector<pid_t> ChildrenOf(pid_t pid);
+std::vector<pid_t> DescendantsOf(pid_t pid);  // children, grandchildren, ...
+// The pid as the innermost pid namespace sees it (last NSpid field), or -1.
+pid_t InnermostPid(pid_t pid);
+// True while `sig` is pending for `pid` (ShdPnd or SigPnd of
+// /proc/PID/status): sent but not yet taken, e.g. by a signalfd read. Two
+// standard signals sent while the first is still pending merge into one.
+bool SignalPending(pid_t pid, int sig);
+// Names in /proc/PID/fd, sorted numerically; empty when unreadable.
+std::vector<int> OpenFds(pid_t pid);
+
+// Reaps (waitpid) every child of the test process that no live Process owns:
+// re-parented orphans. Never blocks.
+void ReapOrphans();
+
+// Number of server-side TCP connections on local `port` that some process has
+// accept()ed (ESTABLISHED with an inode in /proc/net/tcp{,6}); connections
+// still queued in a listen backlog have no inode and are not counted.
+int AcceptedConnections(int port);
+// Inodes of the TCP sockets LISTENing on local `port`.
+std::vector<unsigned long> ListeningInodes(int port);
+
+// Pids a live Process owns: ReapOrphans leaves them to the owner's WaitExit.
+void MarkOwned(pid_t pid);
+void UnmarkOwned(pid_t pid);
+bool IsOwned(pid_t pid);
+
+}  // namespace corefork::harness
