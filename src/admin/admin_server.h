@@ -24,6 +24,9 @@ struct AdminOptions {
   size_t max_header_bytes = 8 * 1024;
   size_t max_body_bytes = 0;  // read-only port: no request bodies
   int max_threads = 256;      // connections served at once
+  int min_threads = 2;        // pool threads kept while idle (at least 2)
+  std::chrono::milliseconds idle_thread_timeout{30'000};  // then they exit
+  size_t keep_alive_max_count = 100;  // requests per connection
   // /livez fails when the loop does not answer a ping within this.
   std::chrono::milliseconds liveness_timeout{1'000};
 };

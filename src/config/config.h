@@ -90,6 +90,41 @@ struct ControlConfig {
   std::string socket;
 };
 
+// What a schedule does when the previous run of the job is still going
+// (Kubernetes CronJob: skip = Forbid, allow = Allow; queue waits for it).
+enum class Overlap { kSkip, kQueue, kAllow };
+
+// One job: work offloaded to a child process (docs/jobs.md).
+struct JobConfig {
+  std::string name;                  // the key under `jobs:`
+  std::vector<std::string> command;  // argv; with shell: {"/bin/sh","-c",s}
+  bool shell = false;
+  std::map<std::string, std::string> env;
+  std::string workdir;
+  std::string user;  // drop to this user/group when corefork runs as root
+  std::string group;
+  Duration timeout{0};         // 0: none. Then SIGTERM to the run's group...
+  Duration kill_grace{5'000};  // ...and SIGKILL this much later
+  int concurrency = 0;         // runs at once; 0 = the detected CPU count
+  int queue = 100;             // waiting runs beyond which requests are refused
+  int retries = 0;             // extra attempts for a failed run
+  Duration retry_delay{1'000};        // doubled per attempt
+  uint64_t max_output = 1024 * 1024;  // bytes kept per stream (stdout, stderr)
+  // Triggers (at least one).
+  bool at_start = false;
+  bool required = true;  // at_start: a failure stops startup
+  std::string schedule;  // 5-field cron or @hourly...; "" = none
+  std::string timezone = "UTC";
+  Duration every{0};  // 0 = none
+  Overlap overlap = Overlap::kSkip;
+  bool on_demand = false;
+};
+
+struct JobHistoryConfig {
+  int max_runs = 1000;          // finished runs kept for GET /jobs/runs/{id}
+  Duration max_age{3'600'000};  // ...and for at most this long
+};
+
 enum class LogFormat { kText, kJson };
 
 struct LogConfig {
@@ -107,6 +142,8 @@ struct Config {
   ReadyConfig ready;
   WatchdogConfig watchdog;
   ControlConfig control;
+  std::map<std::string, JobConfig> jobs;
+  JobHistoryConfig job_history;
   std::map<std::string, std::string> env;  // extra environment for workers
   std::string cgroup_root = "/";  // where /proc and /sys are read (tests)
   // Admin HTTP server (read-only endpoints): "ADDR:PORT" or "[IPV6]:PORT",
