@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -133,6 +135,9 @@ int Run(const Config& config) {
   context.commands = &commands;
   context.metrics = &metrics;
   context.notify_socket_path = paths->notify_socket;
+  context.control_socket_path = paths->control_socket;
+  context.job_concurrency =
+      std::max(1, static_cast<int>(std::ceil(cgroup.effective_cpus)));
   Supervisor supervisor(config, std::move(context));
   ExitCode code = supervisor.Run();
   spdlog::info("exiting with {}", ToInt(code));

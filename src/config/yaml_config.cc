@@ -7,6 +7,7 @@
 #include <climits>
 #include <span>
 
+#include "config/jobs_config.h"
 #include "config/settings.h"
 #include "config/values.h"
 #include "config/yaml_reader.h"
@@ -166,9 +167,9 @@ constexpr std::array<YamlField<ControlConfig>, 1> kControlFields = {{
 }};
 
 const std::vector<std::string_view> kTopKeys = {
-    "command",   "workers", "port",       "host",      "admin",
-    "listeners", "sizing",  "restart",    "shutdown",  "ready",
-    "watchdog",  "control", "log_format", "log_level", "env"};
+    "command",    "workers",   "port",     "host",  "admin",      "listeners",
+    "sizing",     "restart",   "shutdown", "ready", "watchdog",   "control",
+    "log_format", "log_level", "env",      "jobs",  "job_history"};
 
 // A key that belongs to a section, written at the top level.
 template <typename T>
@@ -305,6 +306,10 @@ void ApplyTopLevelEntry(YamlReader& r, const YamlEntry& e, Config* config,
     r.ApplyFields<ReadyConfig>(e, kReadyFields, &config->ready);
   } else if (e.key == "watchdog") {
     r.ApplyFields<WatchdogConfig>(e, kWatchdogFields, &config->watchdog);
+  } else if (e.key == "jobs") {
+    ApplyJobs(r, e, config);
+  } else if (e.key == "job_history") {
+    ApplyJobHistory(r, e, config);
   } else if (e.key == "control") {
     r.ApplyFields<ControlConfig>(e, kControlFields, &config->control);
   } else {

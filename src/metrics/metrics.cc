@@ -66,6 +66,11 @@ struct Metrics::Impl {
   Family<Counter>& restarts;
   Family<Counter>& exits;
   Histogram& ready_seconds;
+  Family<Counter>& job_runs;
+  Family<Histogram>& job_duration;
+  Family<Gauge>& jobs_running;
+  Family<Gauge>& jobs_queued;
+  Family<Counter>& job_rejections;
 
   std::mutex mu;  // guards the members below (the families lock themselves)
   Gauge* cpu_limit_sample = nullptr;     // null while the limit is unknown
@@ -101,7 +106,21 @@ Metrics::Impl::Impl(const std::string& version)
           RegisterHistogram(registry, "corefork_worker_ready_seconds",
                             "Time from a worker's start to its readiness, in "
                             "seconds.")
-              .Add({}, ReadyBuckets())) {
+              .Add({}, ReadyBuckets())),
+      job_runs(RegisterCounter(registry, "corefork_job_runs_total",
+                               "Finished job runs by job and result "
+                               "(succeeded, failed, timed_out, cancelled).")),
+      job_duration(RegisterHistogram(
+          registry, "corefork_job_duration_seconds",
+          "Duration of finished job runs, start to exit, in seconds.")),
+      jobs_running(RegisterGauge(registry, "corefork_jobs_running",
+                                 "Job runs executing now, by job.")),
+      jobs_queued(RegisterGauge(registry, "corefork_jobs_queued",
+                                "Job runs waiting to start, by job.")),
+      job_rejections(RegisterCounter(
+          registry, "corefork_job_rejections_total",
+          "Job runs refused or skipped, by job and reason (queue_full, "
+          "not_on_demand, shutting_down, overlap).")) {
   RegisterGauge(registry, "corefork_build_info",
                 "Always 1; the labels describe the corefork build.")
       .Add({{"version", version}})
@@ -169,6 +188,26 @@ void Metrics::CountExit(int wait_status) {
   if (kind.empty()) return;
   impl_->exits.Add({{"kind", kind}, {"code_or_signal", code_or_signal}})
       .Increment();
+}
+
+void Metrics::SetJobCounts(const std::string& job, int running, int queued) {
+  impl_->jobs_running.Add({{"job", job}}).Set(running);
+  impl_->jobs_queued.Add({{"job", job}}).Set(queued);
+}
+
+void Metrics::CountJobRun(const std::string& job, const std::string& result,
+                          double seconds) {
+  impl_->job_runs.Add({{"job", job}, {"result", result}}).Increment();
+  impl_->job_duration
+      .Add({{"job", job}},
+           Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                       1, 2.5, 5, 10, 30, 60, 300, 1800})
+      .Observe(seconds);
+}
+
+void Metrics::CountJobRejection(const std::string& job,
+                                const std::string& reason) {
+  impl_->job_rejections.Add({{"job", job}, {"reason", reason}}).Increment();
 }
 
 void Metrics::ObserveReadySeconds(double seconds) {

@@ -45,6 +45,14 @@ class Metrics {
   void CountExit(int wait_status);
   void ObserveReadySeconds(double seconds);
 
+  // Jobs: gauges per job, a finished run (result: succeeded, failed,
+  // timed_out, cancelled), a refused or skipped run (reason: queue_full,
+  // not_on_demand, shutting_down, overlap).
+  void SetJobCounts(const std::string& job, int running, int queued);
+  void CountJobRun(const std::string& job, const std::string& result,
+                   double seconds);
+  void CountJobRejection(const std::string& job, const std::string& reason);
+
   // Prometheus text format 0.0.4.
   std::string Scrape(const std::vector<WorkerPid>& workers) const;
 

@@ -1,6 +1,7 @@
 #include "os/spawn.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -28,7 +29,9 @@ struct ChildPlan {
   bool die_with_parent;
   pid_t parent_pid;
   const char* workdir;
-  char* pid_digits;  // inside an envp entry, room for 20 digits + NUL
+  char* pid_digits;
+  gid_t gid;
+  uid_t uid;  // inside an envp entry, room for 20 digits + NUL
   // Written by the child before it gives up; read by the parent after vfork.
   volatile int error;
   volatile const char* step;
@@ -90,6 +93,13 @@ int MoveHigh(int fd, int floor) { return fcntl(fd, F_DUPFD, floor); }
   // Whatever else is open (an HTTP thread's socket made without
   // SOCK_CLOEXEC, say) must not leak into the app.
   close_range(floor, UINT_MAX, 0);
+  if (plan->gid != static_cast<gid_t>(-1)) {
+    if (setgroups(1, &plan->gid) != 0) ChildFail(plan, "setgroups");
+    if (setgid(plan->gid) != 0) ChildFail(plan, "setgid");
+  }
+  if (plan->uid != static_cast<uid_t>(-1) && setuid(plan->uid) != 0) {
+    ChildFail(plan, "setuid");
+  }
   if (plan->workdir != nullptr && chdir(plan->workdir) != 0) {
     ChildFail(plan, "chdir");
   }
@@ -135,6 +145,8 @@ Result<pid_t> Spawn(const SpawnOptions& options, SpawnFailure* failure) {
   plan.die_with_parent = options.die_with_parent;
   plan.parent_pid = getpid();
   plan.workdir = options.workdir.empty() ? nullptr : options.workdir.c_str();
+  plan.gid = options.gid;
+  plan.uid = options.uid;
   plan.pid_digits = pid_entry.empty()
                         ? nullptr
                         : pid_entry.data() + options.pid_env_var.size() + 1;

@@ -29,6 +29,9 @@ struct SpawnOptions {
   // When set (e.g. "LISTEN_PID"), the child's environment gets NAME=<its own
   // pid>: only the child knows it before exec.
   std::string pid_env_var;
+  // Drop to this group/user before exec (corefork running as root); -1: keep.
+  gid_t gid = static_cast<gid_t>(-1);
+  uid_t uid = static_cast<uid_t>(-1);
 };
 
 struct SpawnFailure {

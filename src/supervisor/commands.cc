@@ -14,6 +14,10 @@ std::future<CommandReply> CommandQueue::Post(Command::Kind kind, int count) {
   auto command = std::make_unique<Command>();
   command->kind = kind;
   command->count = count;
+  return Post(std::move(command));
+}
+
+std::future<CommandReply> CommandQueue::Post(std::unique_ptr<Command> command) {
   std::future<CommandReply> reply = command->reply.get_future();
   {
     std::lock_guard<std::mutex> lock(mu_);

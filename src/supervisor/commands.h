@@ -5,7 +5,9 @@
 // with a deadline of its own choosing.
 #pragma once
 
+#include <cstdint>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -17,17 +19,26 @@ namespace corefork {
 
 struct CommandReply {
   int http_status = 200;
-  std::string body;  // JSON object
+  std::string body;                            // JSON object
+  std::map<std::string, std::string> headers;  // e.g. Location, Retry-After
 };
 
 struct Command {
   enum class Kind {
-    kPing,    // liveness: the loop answers as soon as it turns
-    kReload,  // rolling restart of every worker
-    kScale,   // set the number of workers to `count`
+    kPing,       // liveness: the loop answers as soon as it turns
+    kReload,     // rolling restart of every worker
+    kScale,      // set the number of workers to `count`
+    kRunJob,     // start a run of job `name` with `body` as stdin
+    kGetRun,     // describe run `run_id`
+    kCancelRun,  // cancel run `run_id`
+    kListJobs,   // every job and its state
   };
   Kind kind = Kind::kPing;
   int count = 0;
+  std::string name;     // kRunJob
+  std::string body;     // kRunJob: the run's stdin
+  bool wait = false;    // kRunJob: reply when the run has ended
+  uint64_t run_id = 0;  // kGetRun, kCancelRun
   std::promise<CommandReply> reply;
 };
 
@@ -39,6 +50,7 @@ class CommandQueue {
 
   // Any thread. The future is fulfilled by the loop.
   std::future<CommandReply> Post(Command::Kind kind, int count = 0);
+  std::future<CommandReply> Post(std::unique_ptr<Command> command);
 
   // Loop thread: every command posted so far, oldest first.
   std::vector<std::unique_ptr<Command>> TakeAll();

@@ -16,6 +16,7 @@ enum class LoopTag : uint8_t {
   kCommands = 2,
   kNotifySocket = 3,
   kNotifyPipe = 4,
+  kJobPipe = 5,
 };
 
 inline uint64_t MakeTag(LoopTag tag, uint64_t serial) {

@@ -88,6 +88,14 @@ Status Supervisor::SetUpLoop() {
     notify_socket_.emplace(std::move(notify).value());
     s = Watch(epoll_.get(), notify_socket_->fd(), LoopTag::kNotifySocket);
   }
+  JobRunner::Options jobs;
+  jobs.jobs = config_.jobs;
+  jobs.history = config_.job_history;
+  jobs.default_concurrency = context_.job_concurrency;
+  jobs.base_env = base_env_;
+  jobs.epoll_fd = epoll_.get();
+  jobs.metrics = context_.metrics;
+  jobs_ = std::make_unique<JobRunner>(std::move(jobs));
   return s;
 }
 
@@ -99,6 +107,7 @@ ExitCode Supervisor::Run() {
   }
   started_unix_seconds_ = UnixNow();
   now_ = Clock::now();
+  jobs_->BeginStartup(now_);
   Reconcile();
   PublishState();
   while (!Finished()) {
@@ -132,6 +141,7 @@ void Supervisor::WaitForEvents() {
     // notify channels need dispatching here.
     if (tag == LoopTag::kNotifySocket) ReadNotifySocket();
     if (tag == LoopTag::kNotifyPipe) ReadNotifyPipe(serial);
+    if (tag == LoopTag::kJobPipe) jobs_->OnPipeReadable(serial);
   }
 }
 
@@ -144,6 +154,7 @@ Supervisor::TimePoint Supervisor::NextDeadline() const {
   for (const auto& [pid, worker] : workers_) {
     next = std::min(next, worker.deadline);
   }
+  next = std::min(next, jobs_->NextDeadline());
   if (phase_ != Phase::kStopping) {
     for (int id = 0; id < desired_; ++id) {
       if (!const_cast<Supervisor*>(this)->PrimaryWorker(id)) {
@@ -216,6 +227,8 @@ void Supervisor::ReapChildren() {
     if (pid <= 0) return;  // 0: nothing more has exited; -1: no children
     if (workers_.count(pid) != 0) {
       OnWorkerExit(pid, status);
+    } else if (jobs_->OwnsPid(pid)) {
+      jobs_->OnExit(pid, status, now_);
     } else {
       spdlog::debug("reaped orphan pid {} ({})", pid,
                     DescribeWaitStatus(status));
@@ -305,6 +318,7 @@ void Supervisor::EnforceDeadlines() {
   for (auto& [pid, worker] : workers_) {
     if (now_ >= worker.deadline) EnforceWorkerDeadline(worker);
   }
+  jobs_->Tick(now_);
 }
 
 void Supervisor::EnforceWorkerDeadline(Worker& worker) {
@@ -342,8 +356,25 @@ void Supervisor::EnforceWorkerDeadline(Worker& worker) {
   }
 }
 
+// Workers start only once the at-start jobs are done; a required one that
+// failed stops corefork instead.
+bool Supervisor::StartJobsDone() {
+  if (!jobs_->startup_failure().empty()) {
+    spdlog::critical("{}", jobs_->startup_failure());
+    FailWith(ExitCode::kStartJobFailed);
+    BeginStop();
+    return false;
+  }
+  if (jobs_->StartupPending()) return false;
+  if (!schedules_started_) {
+    schedules_started_ = true;
+    jobs_->StartSchedules(now_);
+  }
+  return true;
+}
+
 void Supervisor::Reconcile() {
-  if (phase_ == Phase::kStopping) return;
+  if (phase_ == Phase::kStopping || !StartJobsDone()) return;
   for (int id = 0; id < desired_; ++id) {
     Slot& slot = slots_[id];
     if (PrimaryWorker(id) == nullptr && now_ >= slot.restart_at) {
@@ -450,6 +481,10 @@ void Supervisor::BeginStop() {
   phase_ = Phase::kStopping;
   if (reload_.active) reload_.active = false;
   context_.listeners->CloseAll();
+  jobs_->BeginShutdown(now_);
+  if (jobs_->running() > 0) {
+    spdlog::info("waiting for {} job run(s) to finish", jobs_->running());
+  }
   stop_deadline_ = now_ + config_.shutdown.timeout;
   if (!workers_.empty()) {
     spdlog::info("sending {} to {} worker(s); SIGKILL in {}",
@@ -479,6 +514,7 @@ void Supervisor::KillRemaining() {
     kill(pid, SIGKILL);
     FailWith(ExitCode::kWorkerFailed);
   }
+  jobs_->KillAll();
 }
 
 void Supervisor::SignalWorkers(int signo) {
@@ -508,7 +544,7 @@ void Supervisor::FailWith(ExitCode code) {
 
 bool Supervisor::Finished() const {
   if (phase_ != Phase::kStopping) return false;
-  if (workers_.empty()) return true;
+  if (workers_.empty() && jobs_->running() == 0) return true;
   if (killed_ && now_ >= final_deadline_) {
     spdlog::error("workers still alive {} after SIGKILL; exiting anyway",
                   FormatDuration(kKillGrace));

@@ -18,6 +18,7 @@
 #include "cgroup/cgroup.h"
 #include "cgroup/sizing.h"
 #include "config/config.h"
+#include "jobs/job_runner.h"
 #include "metrics/metrics.h"
 #include "net/listener.h"
 #include "os/exit_codes.h"
@@ -41,6 +42,7 @@ struct SupervisorContext {
   Metrics* metrics = nullptr;
   std::string notify_socket_path;   // "" = no NOTIFY_SOCKET
   std::string control_socket_path;  // passed as COREFORK_CONTROL_SOCKET
+  int job_concurrency = 1;          // default per-job concurrency (CPU count)
 };
 
 class Supervisor {
@@ -101,6 +103,7 @@ class Supervisor {
   void ReapChildren();
   void EnforceDeadlines();
   void Reconcile();
+  bool StartJobsDone();
   void PublishState();
   bool Finished() const;
 
@@ -154,6 +157,8 @@ class Supervisor {
   std::vector<pid_t> groups_;  // process groups of workers, until empty
   uint64_t next_serial_ = 1;
   Reload reload_;
+  std::unique_ptr<JobRunner> jobs_;
+  bool schedules_started_ = false;
 
   Fd epoll_;
   Fd signal_fd_;

@@ -14,7 +14,7 @@ namespace corefork {
 namespace {
 
 CommandReply Reply(int status, std::string body) {
-  return CommandReply{status, std::move(body)};
+  return CommandReply{status, std::move(body), {}};
 }
 
 CommandReply ErrorReply(int status, const std::string& message) {
@@ -41,6 +41,12 @@ void Supervisor::HandleCommands() {
         break;
       case Command::Kind::kScale:
         command->reply.set_value(Scale(command->count));
+        break;
+      case Command::Kind::kRunJob:
+      case Command::Kind::kGetRun:
+      case Command::Kind::kCancelRun:
+      case Command::Kind::kListJobs:
+        jobs_->HandleCommand(*command, now_);
         break;
     }
   }

@@ -1,0 +1,715 @@
+#include "jobs/job_runner.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "os/exit_codes.h"
+#include "os/fd.h"
+#include "os/spawn.h"
+#include "supervisor/loop_tags.h"
+#include "supervisor/notify.h"
+#include "util/format.h"
+#include "util/log.h"
+
+namespace corefork {
+namespace {
+
+using std::chrono::milliseconds;
+
+enum class RunState {
+  kQueued,
+  kRunning,
+  kSucceeded,
+  kFailed,
+  kTimedOut,
+  kCancelled
+};
+
+const char* StateName(RunState s) {
+  switch (s) {
+    case RunState::kQueued:
+      return "queued";
+    case RunState::kRunning:
+      return "running";
+    case RunState::kSucceeded:
+      return "succeeded";
+    case RunState::kFailed:
+      return "failed";
+    case RunState::kTimedOut:
+      return "timed_out";
+    case RunState::kCancelled:
+      return "cancelled";
+  }
+  return "unknown";
+}
+
+double UnixNow() {
+  return std::chrono::duration<double>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Rfc3339(double unix_seconds) {
+  if (unix_seconds <= 0) return "null";
+  time_t secs = static_cast<time_t>(unix_seconds);
+  tm utc;
+  gmtime_r(&secs, &utc);
+  int millis =
+      static_cast<int>((unix_seconds - static_cast<double>(secs)) * 1000);
+  return fmt::format("\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z\"",
+                     utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday,
+                     utc.tm_hour, utc.tm_min, utc.tm_sec, millis);
+}
+
+CommandReply Error(int status, const std::string& message) {
+  return CommandReply{
+      status, "{\"error\":\"" + JsonEscape(message) + "\"}", {}};
+}
+
+}  // namespace
+
+struct JobRunner::Run {
+  uint64_t id = 0;
+  std::string job;
+  std::string trigger;  // "on_demand", "schedule", "at_start"
+  RunState state = RunState::kQueued;
+  int attempt = 1;
+  bool serial = false;  // overlap: queue — start only when none is running
+  std::string input;
+  pid_t pid = -1;
+  int exit_code = -1;  // -1 until it exited normally
+  int signal = 0;      // the signal that ended it, 0 if none
+  double queued_at = 0, started_at = 0, finished_at = 0;
+  TimePoint started;
+  TimePoint not_before;                   // retries wait for their backoff
+  TimePoint deadline = TimePoint::max();  // timeout, then kill grace
+  bool term_sent = false;
+  bool timed_out = false;
+  bool cancelled = false;
+  Fd pipes[2];  // stdout, stderr read ends
+  uint64_t serials[2] = {0, 0};
+  std::string output[2];
+  bool truncated[2] = {false, false};
+  LineBuffer lines[2];
+  std::vector<std::promise<CommandReply>> waiters;
+
+  std::string Json() const {
+    return fmt::format(
+        "{{\"id\":{},\"job\":\"{}\",\"trigger\":\"{}\",\"state\":\"{}\","
+        "\"attempt\":{},\"exit_code\":{},\"signal\":{},\"queued_at\":{},"
+        "\"started_at\":{},\"finished_at\":{},\"duration_seconds\":{},"
+        "\"stdout\":\"{}\",\"stdout_truncated\":{},\"stderr\":\"{}\","
+        "\"stderr_truncated\":{}}}",
+        id, JsonEscape(job), trigger, StateName(state), attempt,
+        exit_code >= 0 ? std::to_string(exit_code) : "null",
+        signal > 0 ? "\"" + SignalName(signal) + "\"" : "null",
+        Rfc3339(queued_at), Rfc3339(started_at), Rfc3339(finished_at),
+        started_at > 0 && finished_at > 0
+            ? fmt::format("{:.3f}", finished_at - started_at)
+            : "null",
+        JsonEscapeUtf8(output[0]), truncated[0], JsonEscapeUtf8(output[1]),
+        truncated[1]);
+  }
+};
+
+struct JobRunner::Job {
+  JobConfig config;
+  std::string executable;  // resolved; empty with resolve_error set
+  std::string resolve_error;
+  int resolve_errno = 0;
+  int concurrency = 1;
+  uid_t uid = static_cast<uid_t>(-1);
+  gid_t gid = static_cast<gid_t>(-1);
+  std::optional<CronSchedule> cron;
+  TimeZone tz;
+  std::deque<uint64_t> queue;
+  int running = 0;
+  TimePoint next_fire = TimePoint::max();
+  double next_fire_unix = 0;
+  std::string last_result;
+  double last_finished = 0;
+};
+
+JobRunner::JobRunner(Options options) : options_(std::move(options)) {
+  const char* path = std::getenv("PATH");
+  for (const auto& [name, config] : options_.jobs) {
+    auto job = std::make_unique<Job>();
+    job->config = config;
+    job->concurrency = config.concurrency > 0 ? config.concurrency
+                                              : options_.default_concurrency;
+    Result<std::string> exe = ResolveExecutable(
+        config.command[0], path ? path : "/usr/local/bin:/usr/bin:/bin",
+        &job->resolve_errno);
+    if (exe.ok()) {
+      job->executable = *exe;
+    } else {
+      job->resolve_error = exe.status().message();
+      spdlog::warn("job {}: {}", name, job->resolve_error);
+    }
+    if (!config.schedule.empty()) {
+      Result<CronSchedule> cron = CronSchedule::Parse(config.schedule);
+      Result<TimeZone> tz = TimeZone::Load(config.timezone);
+      if (cron.ok() && tz.ok()) {
+        job->cron = *cron;
+        job->tz = *tz;
+      } else {
+        spdlog::error("job {}: schedule disabled: {}", name,
+                      (cron.ok() ? tz.status() : cron.status()).message());
+      }
+    }
+    if (!config.user.empty() || !config.group.empty()) {
+      if (geteuid() != 0) {
+        spdlog::warn("job {}: not running as root; user/group ignored", name);
+      } else {
+        if (passwd* pw =
+                config.user.empty() ? nullptr : getpwnam(config.user.c_str())) {
+          job->uid = pw->pw_uid;
+          job->gid = pw->pw_gid;
+        } else if (!config.user.empty()) {
+          job->resolve_error = "unknown user \"" + config.user + "\"";
+        }
+        if (group* gr = config.group.empty() ? nullptr
+                                             : getgrnam(config.group.c_str())) {
+          job->gid = gr->gr_gid;
+        } else if (!config.group.empty()) {
+          job->resolve_error = "unknown group \"" + config.group + "\"";
+        }
+      }
+    }
+    if (config.at_start) startup_order_.push_back(name);
+    jobs_[name] = std::move(job);
+    UpdateGauges(*jobs_[name]);
+  }
+}
+
+JobRunner::~JobRunner() { KillAll(); }
+
+void JobRunner::UpdateGauges(const Job& job) {
+  if (options_.metrics == nullptr) return;
+  options_.metrics->SetJobCounts(job.config.name, job.running,
+                                 static_cast<int>(job.queue.size()));
+}
+
+void JobRunner::BeginStartup(TimePoint now) { StartNextStartupJob(now); }
+
+bool JobRunner::StartupPending() const {
+  return startup_failure_.empty() &&
+         (startup_run_ != 0 || startup_next_ < startup_order_.size());
+}
+
+void JobRunner::StartNextStartupJob(TimePoint now) {
+  startup_run_ = 0;
+  if (!startup_failure_.empty() || startup_next_ >= startup_order_.size())
+    return;
+  Job& job = *jobs_[startup_order_[startup_next_++]];
+  spdlog::info("running start job {}", job.config.name);
+  startup_run_ = NewRun(job, "at_start", "", now)->id;
+  Dispatch(now);
+}
+
+void JobRunner::StartSchedules(TimePoint now) {
+  schedules_started_ = true;
+  for (auto& [name, job] : jobs_) ScheduleNext(*job, now);
+}
+
+void JobRunner::ScheduleNext(Job& job, TimePoint now) {
+  job.next_fire = TimePoint::max();
+  job.next_fire_unix = 0;
+  if (!accepting_ || !schedules_started_) return;
+  const double unix_now = UnixNow();
+  if (job.config.every.count() > 0) {
+    job.next_fire = now + job.config.every;
+    job.next_fire_unix = unix_now + job.config.every.count() / 1000.0;
+  } else if (job.cron) {
+    int64_t next = job.cron->Next(static_cast<int64_t>(unix_now), job.tz);
+    if (next < 0) return;
+    job.next_fire_unix = static_cast<double>(next);
+    job.next_fire = now + std::chrono::duration_cast<Clock::duration>(
+                              std::chrono::duration<double>(next - unix_now));
+  }
+}
+
+JobRunner::Run* JobRunner::NewRun(Job& job, const std::string& trigger,
+                                  std::string input, TimePoint now) {
+  auto run = std::make_unique<Run>();
+  run->id = next_run_id_++;
+  run->job = job.config.name;
+  run->trigger = trigger;
+  run->input = std::move(input);
+  run->queued_at = UnixNow();
+  run->not_before = now;
+  Run* raw = run.get();
+  runs_[raw->id] = std::move(run);
+  job.queue.push_back(raw->id);
+  UpdateGauges(job);
+  return raw;
+}
+
+void JobRunner::FireSchedule(Job& job, TimePoint now) {
+  const bool busy = job.running > 0 || !job.queue.empty();
+  if (busy && job.config.overlap == Overlap::kSkip) {
+    spdlog::info("job {}: previous run still going; skipping this one",
+                 job.config.name);
+    if (options_.metrics)
+      options_.metrics->CountJobRejection(job.config.name, "overlap");
+  } else if (job.config.overlap == Overlap::kQueue && !job.queue.empty()) {
+    // One scheduled run waiting is enough; more would pile up forever.
+    if (options_.metrics)
+      options_.metrics->CountJobRejection(job.config.name, "overlap");
+  } else {
+    NewRun(job, "schedule", "", now)->serial =
+        job.config.overlap == Overlap::kQueue;
+  }
+  ScheduleNext(job, now);
+}
+
+void JobRunner::Dispatch(TimePoint now) {
+  for (auto& [name, job] : jobs_) {
+    while (job->running < job->concurrency && !job->queue.empty()) {
+      Run& run = *runs_[job->queue.front()];
+      if (run.not_before > now || (run.serial && job->running > 0)) break;
+      job->queue.pop_front();
+      StartRun(*job, run, now);
+    }
+    UpdateGauges(*job);
+  }
+}
+
+void JobRunner::StartRun(Job& job, Run& run, TimePoint now) {
+  if (!job.resolve_error.empty()) {
+    int code =
+        job.resolve_errno ? ExitCodeForExecError(job.resolve_errno) : 126;
+    return FailToStart(job, run, code, job.resolve_error, now);
+  }
+  Fd input(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!run.input.empty()) {
+    // A memfd holds the whole body: no pipe to feed while the run goes on.
+    input.Reset(memfd_create("corefork-job-stdin", MFD_CLOEXEC));
+    if (!input.valid() ||
+        write(input.get(), run.input.data(), run.input.size()) !=
+            static_cast<ssize_t>(run.input.size()) ||
+        lseek(input.get(), 0, SEEK_SET) != 0) {
+      return FailToStart(job, run, 126, PosixError("job stdin").message(), now);
+    }
+  }
+  Fd write_ends[2];
+  for (int i = 0; i < 2; ++i) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+      return FailToStart(job, run, 126, PosixError("pipe").message(), now);
+    }
+    run.pipes[i].Reset(fds[0]);
+    write_ends[i].Reset(fds[1]);
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);
+  }
+  SpawnOptions options;
+  options.path = job.executable;
+  options.argv = job.config.command;
+  options.env = options_.base_env;
+  for (const auto& [key, value] : job.config.env)
+    options.env.push_back(key + "=" + value);
+  options.env.push_back("COREFORK_JOB=" + job.config.name);
+  options.env.push_back("COREFORK_RUN_ID=" + std::to_string(run.id));
+  options.stdin_fd = input.get();
+  options.stdout_fd = write_ends[0].get();
+  options.stderr_fd = write_ends[1].get();
+  options.workdir = job.config.workdir;
+  options.uid = job.uid;
+  options.gid = job.gid;
+  SpawnFailure failure;
+  Result<pid_t> pid = Spawn(options, &failure);
+  if (!pid.ok()) {
+    run.pipes[0].Reset();
+    run.pipes[1].Reset();
+    return FailToStart(job, run, ExitCodeForExecError(failure.error),
+                       pid.status().message(), now);
+  }
+  run.pid = *pid;
+  run.state = RunState::kRunning;
+  run.started = now;
+  run.started_at = UnixNow();
+  run.deadline = job.config.timeout.count() > 0 ? now + job.config.timeout
+                                                : TimePoint::max();
+  for (int i = 0; i < 2; ++i) {
+    run.serials[i] = next_serial_++;
+    pipes_[run.serials[i]] = {run.id, i};
+    Watch(options_.epoll_fd, run.pipes[i].get(), LoopTag::kJobPipe,
+          run.serials[i]);
+  }
+  ++job.running;
+  spdlog::debug("job {} run {} started (pid {})", run.job, run.id, run.pid);
+}
+
+void JobRunner::FailToStart(Job& job, Run& run, int exit_code,
+                            const std::string& why, TimePoint now) {
+  spdlog::error("job {} run {}: cannot start: {}", run.job, run.id, why);
+  run.exit_code = exit_code;
+  run.output[1] = why + "\n";
+  run.started_at = UnixNow();
+  run.state = RunState::kFailed;
+  ++job.running;  // Finish() balances it
+  Finish(job, run, now);
+}
+
+bool JobRunner::OwnsPid(pid_t pid) const {
+  return std::any_of(runs_.begin(), runs_.end(), [pid](const auto& entry) {
+    return entry.second->state == RunState::kRunning &&
+           entry.second->pid == pid;
+  });
+}
+
+void JobRunner::ReadPipe(Run& run, int stream) {
+  if (!run.pipes[stream].valid()) return;
+  const uint64_t cap = jobs_[run.job]->config.max_output;
+  char buf[16384];
+  ssize_t n;
+  while ((n = read(run.pipes[stream].get(), buf, sizeof buf)) > 0) {
+    std::string& out = run.output[stream];
+    size_t keep =
+        std::min<uint64_t>(n, cap > out.size() ? cap - out.size() : 0);
+    out.append(buf, keep);
+    if (keep < static_cast<size_t>(n)) run.truncated[stream] = true;
+    for (const std::string& line : run.lines[stream].Append(buf, n)) {
+      spdlog::info("job {} run {} {}: {}", run.job, run.id,
+                   stream == 0 ? "stdout" : "stderr", line);
+    }
+  }
+  if (n == 0) {  // EOF: every writer is gone
+    pipes_.erase(run.serials[stream]);
+    run.pipes[stream].Reset();
+  }
+}
+
+void JobRunner::OnPipeReadable(uint64_t serial) {
+  auto it = pipes_.find(serial);
+  if (it == pipes_.end()) return;
+  auto [run_id, stream] = it->second;
+  if (Run* run = FindRun(run_id)) ReadPipe(*run, stream);
+}
+
+void JobRunner::OnExit(pid_t pid, int status, TimePoint now) {
+  auto it = std::find_if(runs_.begin(), runs_.end(), [pid](const auto& e) {
+    return e.second->state == RunState::kRunning && e.second->pid == pid;
+  });
+  if (it == runs_.end()) return;
+  Run& run = *it->second;
+  Job& job = *jobs_[run.job];
+  // Everything the run wrote is in the pipes by now; what its leftover
+  // children write later is not part of the run, and they are killed.
+  ReadPipe(run, 0);
+  ReadPipe(run, 1);
+  for (int i = 0; i < 2; ++i) {
+    pipes_.erase(run.serials[i]);
+    run.pipes[i].Reset();
+  }
+  kill(-pid, SIGKILL);
+  if (WIFEXITED(status)) run.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) run.signal = WTERMSIG(status);
+  if (run.cancelled) {
+    run.state = RunState::kCancelled;
+  } else if (run.timed_out) {
+    run.state = RunState::kTimedOut;
+  } else {
+    run.state = run.exit_code == 0 ? RunState::kSucceeded : RunState::kFailed;
+  }
+  const bool retry =
+      (run.state == RunState::kFailed || run.state == RunState::kTimedOut) &&
+      run.attempt <= job.config.retries && accepting_;
+  if (retry) {
+    --job.running;
+    auto delay = job.config.retry_delay * (1 << std::min(run.attempt - 1, 16));
+    spdlog::warn("job {} run {} {} ({}); retry {} of {} in {}", run.job, run.id,
+                 StateName(run.state), DescribeWaitStatus(status), run.attempt,
+                 job.config.retries, FormatDuration(delay));
+    ++run.attempt;
+    run.state = RunState::kQueued;
+    run.exit_code = -1;
+    run.signal = 0;
+    run.term_sent = run.timed_out = false;
+    run.deadline = TimePoint::max();
+    run.not_before = now + delay;
+    job.queue.push_front(run.id);
+    return;
+  }
+  Finish(job, run, now);
+}
+
+void JobRunner::Finish(Job& job, Run& run, TimePoint now) {
+  --job.running;
+  run.finished_at = UnixNow();
+  run.deadline = TimePoint::max();
+  job.last_result = StateName(run.state);
+  job.last_finished = run.finished_at;
+  const double seconds =
+      run.started_at > 0 ? run.finished_at - run.started_at : 0;
+  if (options_.metrics != nullptr) {
+    options_.metrics->CountJobRun(run.job, job.last_result, seconds);
+  }
+  if (run.state == RunState::kSucceeded) {
+    spdlog::debug("job {} run {} succeeded in {:.3f}s", run.job, run.id,
+                  seconds);
+  } else {
+    spdlog::warn("job {} run {} {}{}", run.job, run.id, job.last_result,
+                 run.exit_code >= 0
+                     ? " with exit code " + std::to_string(run.exit_code)
+                 : run.signal > 0 ? " by " + SignalName(run.signal)
+                                  : "");
+  }
+  CommandReply reply{200, run.Json(), {}};
+  for (auto& waiter : run.waiters) waiter.set_value(reply);
+  run.waiters.clear();
+  run.input.clear();
+  run.input.shrink_to_fit();
+  finished_.push_back(run.id);
+  if (run.id == startup_run_) {
+    if (run.state != RunState::kSucceeded && job.config.required) {
+      startup_failure_ =
+          fmt::format("start job {} {}{}: {}", run.job, job.last_result,
+                      run.exit_code >= 0
+                          ? " with exit code " + std::to_string(run.exit_code)
+                          : "",
+                      run.output[1].empty() ? "(no stderr)"
+                                            : run.output[1].substr(0, 2000));
+    }
+    StartNextStartupJob(now);
+  }
+  UpdateGauges(job);
+  PruneHistory();
+}
+
+void JobRunner::PruneHistory() {
+  const double oldest = UnixNow() - options_.history.max_age.count() / 1000.0;
+  while (!finished_.empty()) {
+    Run* run = FindRun(finished_.front());
+    bool too_many =
+        finished_.size() > static_cast<size_t>(options_.history.max_runs);
+    if (run != nullptr && !too_many && run->finished_at >= oldest) break;
+    runs_.erase(finished_.front());
+    finished_.pop_front();
+  }
+}
+
+void JobRunner::EnforceRunDeadline(Run& run, TimePoint now) {
+  const Job& job = *jobs_[run.job];
+  if (!run.term_sent) {
+    if (!run.cancelled) {
+      run.timed_out = true;
+      spdlog::warn("job {} run {} timed out after {}; SIGTERM to its group",
+                   run.job, run.id, FormatDuration(job.config.timeout));
+    }
+    run.term_sent = true;
+    kill(-run.pid, SIGTERM);
+    run.deadline = now + job.config.kill_grace;
+  } else {
+    kill(-run.pid, SIGKILL);
+    run.deadline = TimePoint::max();
+  }
+}
+
+void JobRunner::Tick(TimePoint now) {
+  for (auto& [id, run] : runs_) {
+    if (run->state == RunState::kRunning && now >= run->deadline) {
+      EnforceRunDeadline(*run, now);
+    }
+  }
+  for (auto& [name, job] : jobs_) {
+    if (now >= job->next_fire) FireSchedule(*job, now);
+  }
+  if (accepting_ || !startup_order_.empty()) Dispatch(now);
+}
+
+JobRunner::TimePoint JobRunner::NextDeadline() const {
+  TimePoint next = TimePoint::max();
+  for (const auto& [id, run] : runs_) {
+    if (run->state == RunState::kRunning) next = std::min(next, run->deadline);
+    if (run->state == RunState::kQueued) next = std::min(next, run->not_before);
+  }
+  for (const auto& [name, job] : jobs_) next = std::min(next, job->next_fire);
+  return next;
+}
+
+void JobRunner::BeginShutdown(TimePoint now) {
+  accepting_ = false;
+  for (auto& [name, job] : jobs_) {
+    job->next_fire = TimePoint::max();
+    while (!job->queue.empty()) {
+      Run& run = *runs_[job->queue.front()];
+      job->queue.pop_front();
+      run.state = RunState::kCancelled;
+      ++job->running;  // Finish() balances it
+      Finish(*job, run, now);
+    }
+  }
+}
+
+void JobRunner::KillAll() {
+  for (auto& [id, run] : runs_) {
+    if (run->state != RunState::kRunning) continue;
+    run->cancelled = true;
+    kill(-run->pid, SIGKILL);
+    kill(run->pid, SIGKILL);
+  }
+}
+
+int JobRunner::running() const {
+  int n = 0;
+  for (const auto& [name, job] : jobs_) n += job->running;
+  return n;
+}
+
+JobRunner::Run* JobRunner::FindRun(uint64_t id) {
+  auto it = runs_.find(id);
+  return it == runs_.end() ? nullptr : it->second.get();
+}
+
+void JobRunner::HandleCommand(Command& command, TimePoint now) {
+  bool deferred = false;
+  CommandReply reply;
+  switch (command.kind) {
+    case Command::Kind::kRunJob:
+      reply = Submit(command, now, &deferred);
+      break;
+    case Command::Kind::kGetRun:
+      if (Run* run = FindRun(command.run_id)) {
+        reply = CommandReply{200, run->Json(), {}};
+      } else {
+        reply = Error(
+            404,
+            fmt::format("no run {} (finished runs are kept for a while only)",
+                        command.run_id));
+      }
+      break;
+    case Command::Kind::kCancelRun:
+      reply = Cancel(command.run_id, now);
+      break;
+    case Command::Kind::kListJobs:
+      reply = List();
+      break;
+    default:
+      reply = Error(400, "not a job command");
+  }
+  if (!deferred) command.reply.set_value(std::move(reply));
+}
+
+CommandReply JobRunner::Submit(Command& command, TimePoint now,
+                               bool* deferred) {
+  auto it = jobs_.find(command.name);
+  if (it == jobs_.end())
+    return Error(404, "no job named \"" + command.name + "\"");
+  Job& job = *it->second;
+  auto reject = [&](int status, const std::string& reason,
+                    const std::string& message) {
+    if (options_.metrics)
+      options_.metrics->CountJobRejection(job.config.name, reason);
+    return Error(status, message);
+  };
+  if (!accepting_) return reject(503, "shutting_down", "shutting down");
+  if (!job.config.on_demand) {
+    return reject(409, "not_on_demand",
+                  "job " + job.config.name + " is not on_demand");
+  }
+  if (job.running >= job.concurrency &&
+      job.queue.size() >= static_cast<size_t>(job.config.queue)) {
+    CommandReply reply = reject(
+        429, "queue_full",
+        fmt::format("job {} has {} runs waiting (queue: {})", job.config.name,
+                    job.queue.size(), job.config.queue));
+    reply.headers["Retry-After"] = "1";
+    return reply;
+  }
+  Run* run = NewRun(job, "on_demand", std::move(command.body), now);
+  const uint64_t id = run->id;
+  if (command.wait) {
+    run->waiters.push_back(std::move(command.reply));
+    *deferred = true;
+  }
+  Dispatch(now);  // may finish it at once (e.g. cannot start)
+  if (*deferred) return {};
+  Run* current = FindRun(id);
+  CommandReply reply{202, current ? current->Json() : "{}", {}};
+  reply.headers["Location"] = fmt::format("/jobs/runs/{}", id);
+  return reply;
+}
+
+CommandReply JobRunner::Cancel(uint64_t id, TimePoint now) {
+  Run* run = FindRun(id);
+  if (run == nullptr) return Error(404, fmt::format("no run {}", id));
+  Job& job = *jobs_[run->job];
+  if (run->state == RunState::kQueued) {
+    std::erase(job.queue, id);
+    run->state = RunState::kCancelled;
+    ++job.running;  // Finish() balances it
+    Finish(job, *run, now);
+    return CommandReply{200, run->Json(), {}};
+  }
+  if (run->state != RunState::kRunning) {
+    return Error(409,
+                 fmt::format("run {} already {}", id, StateName(run->state)));
+  }
+  run->cancelled = true;
+  run->term_sent = false;
+  EnforceRunDeadline(*run, now);  // SIGTERM now, SIGKILL after the grace
+  return CommandReply{202, run->Json(), {}};
+}
+
+CommandReply JobRunner::List() const {
+  std::string body = "{\"jobs\":[";
+  bool first = true;
+  for (const auto& [name, job] : jobs_) {
+    const JobConfig& c = job->config;
+    std::string triggers;
+    auto add = [&](const std::string& t) {
+      triggers += (triggers.empty() ? "\"" : ",\"") + JsonEscape(t) + "\"";
+    };
+    if (c.at_start) add("at_start");
+    if (!c.schedule.empty()) add("schedule " + c.schedule + " " + c.timezone);
+    if (c.every.count() > 0) add("every " + FormatDuration(c.every));
+    if (c.on_demand) add("on_demand");
+    body += fmt::format(
+        "{}{{\"name\":\"{}\",\"triggers\":[{}],\"concurrency\":{},\"queue\":{},"
+        "\"running\":{},\"queued\":{},\"last_result\":{},\"last_finished_at\":{"
+        "},"
+        "\"next_run_at\":{}}}",
+        first ? "" : ",", JsonEscape(name), triggers, job->concurrency, c.queue,
+        job->running, job->queue.size(),
+        job->last_result.empty() ? "null" : "\"" + job->last_result + "\"",
+        Rfc3339(job->last_finished), Rfc3339(job->next_fire_unix));
+    first = false;
+  }
+  return CommandReply{200, body + "]}", {}};
+}
+
+std::string JsonEscapeUtf8(const std::string& s) {
+  std::string valid;
+  valid.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = s[i];
+    size_t len = c < 0x80         ? 1
+                 : (c >> 5) == 6  ? 2
+                 : (c >> 4) == 14 ? 3
+                 : (c >> 3) == 30 ? 4
+                                  : 0;
+    bool ok = len > 0 && i + len <= s.size();
+    for (size_t k = 1; ok && k < len; ++k) ok = (s[i + k] & 0xC0) == 0x80;
+    if (ok) {
+      valid.append(s, i, len);
+      i += len;
+    } else {
+      valid += "\xEF\xBF\xBD";  // U+FFFD
+      ++i;
+    }
+  }
+  return JsonEscape(valid);
+}
+
+}  // namespace corefork

@@ -1,0 +1,115 @@
+// JobRunner: configured jobs run as child processes, owned by the event loop
+// (one thread: every method is called from the loop). It keeps each job's
+// queue and runs, starts runs within the job's concurrency, feeds stdin from
+// a memfd, captures stdout/stderr through non-blocking pipes the loop watches,
+// enforces timeouts on the run's whole process group, retries, fires
+// schedules, and keeps a bounded history of finished runs. The loop tells it
+// about readable pipes, exited pids and the passing of time; it tells the
+// loop its next deadline.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "jobs/cron.h"
+#include "metrics/metrics.h"
+#include "supervisor/commands.h"
+
+namespace corefork {
+
+class JobRunner {
+ public:
+  using Clock = std::chrono::steady_clock;
+  using TimePoint = Clock::time_point;
+
+  struct Options {
+    std::map<std::string, JobConfig> jobs;
+    JobHistoryConfig history;
+    int default_concurrency = 1;        // the detected CPU count
+    std::vector<std::string> base_env;  // environment every run starts with
+    int epoll_fd = -1;                  // the loop's; pipes are added to it
+    Metrics* metrics = nullptr;         // may be null
+  };
+
+  explicit JobRunner(Options options);
+  ~JobRunner();
+  JobRunner(const JobRunner&) = delete;
+  JobRunner& operator=(const JobRunner&) = delete;
+
+  // At-start jobs run one at a time in name order before any worker starts.
+  void BeginStartup(TimePoint now);
+  bool StartupPending() const;
+  // Non-empty once a required at-start job has failed for good.
+  const std::string& startup_failure() const { return startup_failure_; }
+  // Schedules fire only after startup.
+  void StartSchedules(TimePoint now);
+
+  // kRunJob, kGetRun, kCancelRun, kListJobs. Answers the command's promise,
+  // now or (kRunJob with wait) when the run ends.
+  void HandleCommand(Command& command, TimePoint now);
+
+  bool OwnsPid(pid_t pid) const;
+  void OnExit(pid_t pid, int status, TimePoint now);
+  void OnPipeReadable(uint64_t serial);
+  TimePoint NextDeadline() const;
+  // Timeouts, kill graces, retries due, schedules due, then starts what fits.
+  void Tick(TimePoint now);
+
+  // No more scheduling or accepting; queued runs end as cancelled. Running
+  // runs go on until they end or KillAll().
+  void BeginShutdown(TimePoint now);
+  // SIGKILL every running run's process group (they end as cancelled).
+  void KillAll();
+  int running() const;
+
+ private:
+  struct Run;
+  struct Job;
+
+  Run* NewRun(Job& job, const std::string& trigger, std::string input,
+              TimePoint now);
+  void Dispatch(TimePoint now);
+  void StartRun(Job& job, Run& run, TimePoint now);
+  void FailToStart(Job& job, Run& run, int exit_code, const std::string& why,
+                   TimePoint now);
+  void Finish(Job& job, Run& run, TimePoint now);
+  void FireSchedule(Job& job, TimePoint now);
+  void ScheduleNext(Job& job, TimePoint now);
+  void ReadPipe(Run& run, int stream);
+  void EnforceRunDeadline(Run& run, TimePoint now);
+  void StartNextStartupJob(TimePoint now);
+  void PruneHistory();
+  CommandReply Submit(Command& command, TimePoint now, bool* deferred);
+  CommandReply Cancel(uint64_t id, TimePoint now);
+  CommandReply List() const;
+  Run* FindRun(uint64_t id);
+  void UpdateGauges(const Job& job);
+
+  Options options_;
+  std::map<std::string, std::unique_ptr<Job>> jobs_;
+  std::map<uint64_t, std::unique_ptr<Run>> runs_;       // every run by id
+  std::deque<uint64_t> finished_;                       // oldest first
+  std::map<uint64_t, std::pair<uint64_t, int>> pipes_;  // serial -> run, fd#
+  uint64_t next_run_id_ = 1;
+  uint64_t next_serial_ = 1;
+  bool accepting_ = true;
+  bool schedules_started_ = false;
+  std::vector<std::string> startup_order_;
+  size_t startup_next_ = 0;
+  uint64_t startup_run_ = 0;  // the at-start run going on, 0 if none
+  std::string startup_failure_;
+};
+
+// `s` for a JSON string literal: escapes like JsonEscape and replaces
+// invalid UTF-8 with U+FFFD, so any program output gives valid JSON.
+std::string JsonEscapeUtf8(const std::string& s);
+
+}  // namespace corefork
