@@ -6,6 +6,8 @@
 #include <climits>
 
 #include "config/values.h"
+#include "jobs/cron.h"
+#include "jobs/tzfile.h"
 
 namespace corefork {
 namespace {
@@ -37,11 +39,15 @@ Status ApplyOverlap(std::string_view v, JobConfig* j) {
 }
 
 Status ApplySchedule(std::string_view v, JobConfig* j) {
+  Result<CronSchedule> cron = CronSchedule::Parse(v);
+  if (!cron.ok()) return cron.status();
   j->schedule = std::string(v);
   return Status::Ok();
 }
 
 Status ApplyTimezone(std::string_view v, JobConfig* j) {
+  Result<TimeZone> tz = TimeZone::Load(v);
+  if (!tz.ok()) return tz.status();
   j->timezone = std::string(v);
   return Status::Ok();
 }

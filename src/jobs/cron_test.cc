@@ -255,8 +255,8 @@ TEST(CronTest, ImpossibleSchedulesReturnMinusOne) {
 class ExpressionMaker {
  public:
   std::string Make() {
-    return Field(0, 59) + " " + Field(0, 23) + " " + Field(1, 31, 3) + " " +
-           Field(1, 12, 4) + " " + Field(0, 7, 2);
+    return Field(0, 59) + " " + Field(0, 23) + " " + Field(1, 31, 8) + " " +
+           Field(1, 12, 12) + " " + Field(0, 7, 5);
   }
 
  private:
@@ -291,9 +291,10 @@ class ExpressionMaker {
 
 // Next() from many points in [start, end) against a minute-by-minute walk
 // of UTC time that fires each matching wall minute the first time it is
-// seen (so gaps never fire and folds fire once).
+// seen (so gaps never fire and folds fire once). Adds the number of
+// firings in the window to *fired.
 void CompareWithBruteForce(const std::string& expr, const TimeZone& tz,
-                           int64_t start, int64_t end) {
+                           int64_t start, int64_t end, size_t* fired) {
   Result<CronSchedule> s = CronSchedule::Parse(expr);
   ASSERT_TRUE(s.ok()) << expr << ": " << s.status().message();
   std::set<int64_t> seen_walls;
@@ -305,8 +306,9 @@ void CompareWithBruteForce(const std::string& expr, const TimeZone& tz,
   std::vector<int64_t> afters;
   for (int64_t t = start; t < end; t += 7 * 60 + 13) afters.push_back(t);
   for (int64_t fire : fires) {
-    if (fire >= start && fire < end)
-      afters.insert(afters.end(), {fire - 1, fire});
+    if (fire < start || fire >= end) continue;
+    afters.insert(afters.end(), {fire - 1, fire});
+    ++*fired;
   }
   for (int64_t after : afters) {
     const auto expected = std::upper_bound(fires.begin(), fires.end(), after);
@@ -322,11 +324,23 @@ void CompareWithBruteForce(const std::string& expr, const TimeZone& tz,
 
 TEST(CronTest, NextAgreesWithBruteForceInUtc) {
   ExpressionMaker maker;
+  int with_firings = 0;
   for (int i = 0; i < 30; ++i) {
     const std::string expr = maker.Make();
-    const int64_t start = Utc(2024, 1 + i % 12, 1 + (i * 7) % 28, i % 24);
-    CompareWithBruteForce(expr, TimeZone(), start, start + 4 * kSecondsPerDay);
+    const int64_t base = Utc(2024, 1 + i % 12, 1 + (i * 7) % 28, i % 24);
+    size_t fired = 0;
+    CompareWithBruteForce(expr, TimeZone(), base, base + 4 * kSecondsPerDay,
+                          &fired);
+    // Restricted months rarely match near `base`: also check the days
+    // around the first firing.
+    const int64_t first = CronSchedule::Parse(expr)->Next(base, TimeZone());
+    if (first > base + 2 * kSecondsPerDay) {
+      CompareWithBruteForce(expr, TimeZone(), first - 2 * kSecondsPerDay,
+                            first + 2 * kSecondsPerDay, &fired);
+    }
+    with_firings += fired > 0;
   }
+  EXPECT_GE(with_firings, 28) << "too few expressions fire in their windows";
 }
 
 TEST(CronTest, NextAgreesWithBruteForceAcrossDst) {
@@ -345,12 +359,15 @@ TEST(CronTest, NextAgreesWithBruteForceAcrossDst) {
                                     "* 2 * * *",  "59 1 * * *",   "0 * * * *"};
   ExpressionMaker maker;
   for (int i = 0; i < 10; ++i) exprs.push_back(maker.Make());
+  size_t fired = 0;
   for (const Window& w : windows) {
     const TimeZone tz = Zone(w.zone);
     for (const std::string& expr : exprs) {
-      CompareWithBruteForce(expr, tz, w.start, w.start + 3 * kSecondsPerDay);
+      CompareWithBruteForce(expr, tz, w.start, w.start + 3 * kSecondsPerDay,
+                            &fired);
     }
   }
+  EXPECT_GT(fired, 1000u);
 }
 
 }  // namespace

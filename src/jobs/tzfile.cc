@@ -126,6 +126,15 @@ Result<Block> ParseBlock(const Header& h, std::string_view body,
   return block;
 }
 
+// The POSIX TZ string on its own line after the v2+ data: "\nCET-1...\n".
+Result<std::string_view> FooterText(std::string_view rest) {
+  const size_t end = rest.empty() ? 0 : rest.find('\n', 1);
+  if (rest.empty() || rest[0] != '\n' || end == std::string_view::npos) {
+    return Status::Error("truncated TZif footer");
+  }
+  return rest.substr(1, end - 1);
+}
+
 Result<std::string> ReadSmallFile(const std::string& path) {
   // O_NONBLOCK so that a FIFO planted in the directory cannot hang us.
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
@@ -258,12 +267,9 @@ Result<TimeZone> TimeZone::FromTzif(std::string_view name,
   tz.offsets_ = std::move(block->offsets);
   tz.initial_offset_ = block->initial_offset;
   if (!v2) return tz;
-  const std::string_view footer = data.substr(pos);
-  const size_t end = footer.empty() ? 0 : footer.find('\n', 1);
-  if (footer.empty() || footer[0] != '\n' || end == std::string_view::npos) {
-    return Status::Error("truncated TZif footer");
-  }
-  Result<std::optional<Rule>> rule = ParseRule(footer.substr(1, end - 1));
+  Result<std::string_view> footer = FooterText(data.substr(pos));
+  if (!footer.ok()) return footer.status();
+  Result<std::optional<Rule>> rule = ParseRule(*footer);
   if (!rule.ok()) return rule.status();
   tz.rule_ = *rule;
   return tz;
