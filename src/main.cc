@@ -6,17 +6,23 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "admin/admin_server.h"
+#include "admin/control_server.h"
 #include "cgroup/cgroup.h"
 #include "cgroup/sizing.h"
 #include "config/config.h"
+#include "config/values.h"
+#include "jobs/job_routes.h"
 #include "metrics/metrics.h"
 #include "net/listener.h"
 #include "os/exit_codes.h"
@@ -79,6 +85,47 @@ int CheckConfig(const Invocation& invocation) {
   return 0;
 }
 
+// How long a `?wait=true` job request may wait: the longest a run can take.
+std::chrono::milliseconds LongestRun(const Config& config) {
+  std::chrono::milliseconds longest{5'000};
+  for (const auto& [name, job] : config.jobs) {
+    auto run = job.timeout.count() > 0 ? job.timeout + job.kill_grace
+                                       : std::chrono::milliseconds(3'600'000);
+    longest = std::max(longest, run * (job.retries + 1));
+  }
+  return longest + std::chrono::milliseconds(5'000);
+}
+
+Result<std::unique_ptr<AdminServer>> StartAdmin(const Config& config,
+                                                const StateBoard* board,
+                                                CommandQueue* commands,
+                                                const Metrics* metrics) {
+  Result<HostPort> address = ParseHostPort(config.admin);
+  if (!address.ok()) return address.status().Wrap("admin");
+  AdminOptions options;
+  options.host = address->host;
+  options.port = address->port;
+  auto admin = std::make_unique<AdminServer>(options, board, commands, metrics);
+  Status s = admin->Start();
+  if (!s.ok()) return s;
+  spdlog::info("admin (read-only) on {}:{}", options.host, admin->port());
+  return admin;
+}
+
+Result<std::unique_ptr<ControlServer>> StartControl(const Config& config,
+                                                    const std::string& path,
+                                                    CommandQueue* commands) {
+  ControlOptions options;
+  options.path = path;
+  auto control = std::make_unique<ControlServer>(options, commands);
+  AddJobRoutes(*control, commands, options.command_timeout, LongestRun(config));
+  Status s = control->Start();
+  if (!s.ok()) return s;
+  spdlog::info("control socket {}", path);
+  return control;
+}
+
+// Everything that can fail before the first worker starts, then the loop.
 int Run(const Config& config) {
   Status s = BlockHandledSignals();
   if (s.ok()) s = BecomeChildSubreaper();
@@ -105,26 +152,37 @@ int Run(const Config& config) {
 
   ListenerSet listeners(config.listeners);
   s = listeners.Open(sizing.workers);
-  if (!s.ok()) {
-    spdlog::critical("{}", s.message());
-    return ToInt(ExitCode::kStartup);
-  }
   for (const ListenerConfig& l : listeners.configs()) {
+    if (!s.ok()) break;
     spdlog::info("listening on {}:{} ({}, {})", l.host, l.port, l.name,
                  l.mode == ShareMode::kReusePort ? "one socket per worker"
                                                  : "one shared socket");
   }
-
   Result<RuntimePaths> paths = PrepareRuntimePaths(config);
-  if (!paths.ok()) {
-    spdlog::critical("{}", paths.status().message());
-    return ToInt(ExitCode::kStartup);
-  }
+  if (s.ok() && !paths.ok()) s = paths.status();
 
   StateBoard board;
   CommandQueue commands;
   Metrics metrics(COREFORK_VERSION);
   metrics.SetLimits(cgroup.cpu_quota_cores, cgroup.memory_limit_bytes);
+  std::unique_ptr<AdminServer> admin;
+  std::unique_ptr<ControlServer> control;
+  if (s.ok()) {
+    Result<std::unique_ptr<AdminServer>> started =
+        StartAdmin(config, &board, &commands, &metrics);
+    s = started.status();
+    if (s.ok()) admin = std::move(started).value();
+  }
+  if (s.ok()) {
+    Result<std::unique_ptr<ControlServer>> started =
+        StartControl(config, paths->control_socket, &commands);
+    s = started.status();
+    if (s.ok()) control = std::move(started).value();
+  }
+  if (!s.ok()) {
+    spdlog::critical("{}", s.message());
+    return ToInt(ExitCode::kStartup);
+  }
 
   SupervisorContext context;
   context.executable = *executable;
@@ -140,6 +198,8 @@ int Run(const Config& config) {
       std::max(1, static_cast<int>(std::ceil(cgroup.effective_cpus)));
   Supervisor supervisor(config, std::move(context));
   ExitCode code = supervisor.Run();
+  control->Stop();
+  admin->Stop();
   spdlog::info("exiting with {}", ToInt(code));
   return ToInt(code);
 }

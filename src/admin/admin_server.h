@@ -41,7 +41,8 @@ class AdminServer {
   // back here, before any worker starts) and serves on a background thread.
   Status Start();
   void Stop();
-  int port() const;  // the bound port
+  int port() const;         // the bound port
+  int connections() const;  // open right now (diagnostics and tests)
 
  private:
   struct Impl;

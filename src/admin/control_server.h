@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "admin/router.h"
 #include "supervisor/commands.h"
 #include "util/status.h"
 
@@ -23,6 +24,9 @@ struct ControlOptions {
   std::chrono::milliseconds read_timeout{10'000};
   std::chrono::milliseconds write_timeout{10'000};
   int max_connections = 64;  // served at once; more wait in the backlog
+  int listen_backlog = 128;
+  // How long a request waits for the event loop's answer (then 503).
+  std::chrono::milliseconds command_timeout{5'000};
 };
 
 class ControlServer {
@@ -33,6 +37,9 @@ class ControlServer {
   // Refuses a path where a live server already answers; removes a stale
   // socket file; binds, chmod 0600, listens, serves on background threads.
   Status Start();
+  // Adds a route (see Router) beside /reload and /scale; before Start().
+  void Handle(std::string method, const std::string& pattern,
+              HttpHandler handler);
   void Stop();  // stops serving and unlinks the socket
   const std::string& path() const;
 

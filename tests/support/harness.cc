@@ -48,7 +48,13 @@ Process& CoreforkTest::StartCorefork(
 
 Process& CoreforkTest::Spawn(const std::vector<std::string>& argv,
                              const std::map<std::string, std::string>& env) {
-  procs_.push_back(std::make_unique<Process>(argv, env));
+  // Tests run in parallel: each corefork gets its own admin port and control
+  // socket unless the test chose them.
+  std::map<std::string, std::string> full = env;
+  if (admin_port_ == 0) admin_port_ = FreePort();
+  full.emplace("COREFORK_ADMIN", "127.0.0.1:" + std::to_string(admin_port_));
+  full.emplace("COREFORK_CONTROL_SOCKET", ControlSocket());
+  procs_.push_back(std::make_unique<Process>(argv, full));
   Process& p = *procs_.back();
   EXPECT_TRUE(p.ok()) << p.CommandLine() << ": " << p.error();
   return p;

@@ -37,6 +37,14 @@ class CoreforkTest : public ::testing::Test {
   // Kills every process this test started (and their descendants).
   void KillAll();
 
+  // The admin port and control socket every corefork of this test gets
+  // (through COREFORK_ADMIN / COREFORK_CONTROL_SOCKET) unless env overrides.
+  int admin_port() {
+    if (admin_port_ == 0) admin_port_ = FreePort();
+    return admin_port_;
+  }
+  std::string ControlSocket() const { return tmp_.Path("control.sock"); }
+
   // A file in this test's temp dir.
   std::string Path(const std::string& name) const { return tmp_.Path(name); }
   std::string WriteConfig(const std::string& yaml,
@@ -54,6 +62,7 @@ class CoreforkTest : public ::testing::Test {
 
   TempDir tmp_;
   std::vector<std::unique_ptr<Process>> procs_;
+  int admin_port_ = 0;
 };
 
 // Common argument lists.
