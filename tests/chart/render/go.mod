@@ -1,0 +1,3 @@
+module corefork.test/chart-render
+
+go 1.19
