@@ -157,6 +157,12 @@ int Run(const Config& config) {
     spdlog::info("listening on {}:{} ({}, {})", l.host, l.port, l.name,
                  l.mode == ShareMode::kReusePort ? "one socket per worker"
                                                  : "one shared socket");
+    if (l.mode == ShareMode::kShared && sizing.workers > 1) {
+      spdlog::info(
+          "listener {}: in shared mode the kernel does not balance accept() "
+          "across workers (one may take most connections); reuseport does",
+          l.name);
+    }
   }
   Result<RuntimePaths> paths = PrepareRuntimePaths(config);
   if (s.ok() && !paths.ok()) s = paths.status();

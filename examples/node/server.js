@@ -19,6 +19,47 @@ function fib(n) {
   return n < 2 ? n : fib(n - 1) + fib(n - 2);
 }
 
+// Runs corefork job `name` with `input` as its stdin and waits for it to end
+// (POST /jobs/NAME/runs?wait=true on the control socket, see docs/jobs.md).
+// callback(err, run, httpStatus): run is the finished run's JSON (state,
+// exit_code, signal, stdout, stderr, ...); err for a refusal (404, 409, 429
+// queue full, 503 shutting down) or when the socket cannot be reached.
+function runJob(name, input, callback) {
+  const socketPath = process.env.COREFORK_CONTROL_SOCKET;
+  if (!socketPath) {
+    callback(new Error('COREFORK_CONTROL_SOCKET is not set (not started by corefork?)'));
+    return;
+  }
+  const req = http.request({
+    socketPath,
+    path: `/jobs/${encodeURIComponent(name)}/runs?wait=true`,
+    method: 'POST',
+    agent: false, // one request per connection, as the control socket wants
+    headers: { 'Content-Length': Buffer.byteLength(input) },
+  }, (res) => {
+    let body = '';
+    res.setEncoding('utf8');
+    res.on('data', (chunk) => { body += chunk; });
+    res.on('end', () => {
+      let parsed;
+      try {
+        parsed = JSON.parse(body);
+      } catch {
+        callback(new Error(`control socket answered ${res.statusCode}: ${body}`), null, res.statusCode);
+        return;
+      }
+      if (res.statusCode !== 200) {
+        callback(new Error(`${res.statusCode}: ${parsed.error ?? body}`), null, res.statusCode);
+      } else {
+        callback(null, parsed, res.statusCode);
+      }
+    });
+    res.on('error', (err) => callback(err));
+  });
+  req.on('error', (err) => callback(err));
+  req.end(input);
+}
+
 // Writes a readiness line (READY=1, STOPPING=1) to the fd corefork watches.
 function notify(message) {
   if (notifyFd === undefined) return;
@@ -34,11 +75,30 @@ const server = http.createServer((req, res) => {
   // (to a worker that is not going away) for its next request.
   if (stopping) res.setHeader('Connection', 'close');
   res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+  res.setHeader('X-Worker-Pid', String(process.pid));
   const path = req.url.split('?')[0];
   if (path === '/') {
     res.end(`hello from worker ${workerId} pid ${process.pid}\n`);
   } else if (path === '/main') {
     res.end(`fib(30)=${fib(30)} worker ${workerId} pid ${process.pid}\n`);
+  } else if (path === '/child') {
+    // The same work, offloaded to corefork's `fib` job (fib.js in a child
+    // process): this worker's event loop stays free meanwhile.
+    runJob('fib', JSON.stringify({ n: 30 }), (err, run, status) => {
+      if (err) {
+        res.statusCode = status === 429 || status === 503 ? 503 : 502;
+        if (status === 429) res.setHeader('Retry-After', '1');
+        res.end(`fib job: ${err.message}\n`);
+      } else if (run.state !== 'succeeded') {
+        res.statusCode = 502;
+        res.end(`fib job run ${run.id} ${run.state}` +
+          (run.exit_code !== null ? ` with exit code ${run.exit_code}` : '') +
+          (run.signal ? ` by ${run.signal}` : '') + `: ${run.stderr}\n`);
+      } else {
+        res.setHeader('X-Job-Run', String(run.id));
+        res.end(run.stdout);
+      }
+    });
   } else {
     res.statusCode = 404;
     res.end('not found\n');
