@@ -6,6 +6,8 @@
 #include <cmath>
 #include <vector>
 
+#include "util/log.h"
+
 namespace corefork {
 namespace {
 
@@ -156,39 +158,7 @@ int CapByMemory(int workers, const CgroupInfo& info, const SizingConfig& sizing,
 }
 
 std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
+  return "\"" + JsonEscape(std::string(s)) + "\"";
 }
 
 std::string JsonNumber(double value) {
