@@ -77,7 +77,7 @@ void WaitingRoom::Remove(int fd) {
 
 void WaitingRoom::Run() {
   std::vector<epoll_event> events(64);
-  for (;;) {
+  for (bool stop = false; !stop;) {
     int timeout;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -85,34 +85,38 @@ void WaitingRoom::Run() {
     }
     int n = epoll_wait(epoll_.get(), events.data(),
                        static_cast<int>(events.size()), timeout);
-    if (n < 0 && errno != EINTR) n = 0;
     std::vector<Callback> due;  // run without the lock: they may Park()
-    bool stop;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      for (int i = 0; i < n; ++i) {
-        int fd = events[i].data.fd;
-        if (fd == wake_.get()) {
-          uint64_t count;
-          ssize_t r = read(wake_.get(), &count, sizeof count);
-          (void)r;
-          continue;
-        }
-        if (parked_.count(fd) == 0) continue;
-        due.push_back(std::move(parked_[fd].on_ready));
-        Remove(fd);
-      }
+      TakeReady(events.data(), std::max(n, 0), due);
       stop = shutdown_;
-      auto now = Clock::now();
-      while (!by_deadline_.empty() &&
-             (stop || by_deadline_.begin()->first <= now)) {
-        int fd = by_deadline_.begin()->second;
-        due.push_back(std::move(parked_[fd].on_expire));
-        Remove(fd);
-      }
+      TakeExpired(stop, due);
     }
     for (Callback& callback : due) callback();
-    if (stop) return;
+  }
+}
+
+void WaitingRoom::TakeReady(const epoll_event* events, int n,
+                            std::vector<Callback>& due) {
+  for (int i = 0; i < n; ++i) {
+    int fd = events[i].data.fd;
+    if (fd == wake_.get()) {
+      uint64_t count;
+      ssize_t r = read(wake_.get(), &count, sizeof count);
+      (void)r;  // only resets the eventfd
+    } else if (parked_.count(fd) != 0) {
+      due.push_back(std::move(parked_[fd].on_ready));
+      Remove(fd);
+    }
+  }
+}
+
+void WaitingRoom::TakeExpired(bool all, std::vector<Callback>& due) {
+  auto now = Clock::now();
+  while (!by_deadline_.empty() && (all || by_deadline_.begin()->first <= now)) {
+    int fd = by_deadline_.begin()->second;
+    due.push_back(std::move(parked_[fd].on_expire));
+    Remove(fd);
   }
 }
 

@@ -13,8 +13,11 @@
 #include <set>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "os/fd.h"
+
+struct epoll_event;
 
 namespace corefork {
 
@@ -43,8 +46,11 @@ class WaitingRoom {
   };
 
   void Run();
-  int TimeoutMs() const;  // until the nearest deadline; mu_ held
-  void Remove(int fd);    // mu_ held
+  // These four with mu_ held.
+  int TimeoutMs() const;  // until the nearest deadline
+  void TakeReady(const epoll_event* events, int n, std::vector<Callback>& due);
+  void TakeExpired(bool all, std::vector<Callback>& due);
+  void Remove(int fd);
   void Wake();
 
   Fd epoll_;
