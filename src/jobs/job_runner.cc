@@ -538,6 +538,14 @@ JobRunner::TimePoint JobRunner::NextDeadline() const {
   return next;
 }
 
+void JobRunner::StopSchedules() {
+  schedules_started_ = false;
+  for (auto& [name, job] : jobs_) {
+    job->next_fire = TimePoint::max();
+    job->next_fire_unix = 0;
+  }
+}
+
 void JobRunner::BeginShutdown(TimePoint now) {
   accepting_ = false;
   for (auto& [name, job] : jobs_) {

@@ -63,6 +63,9 @@ class JobRunner {
   // Timeouts, kill graces, retries due, schedules due, then starts what fits.
   void Tick(TimePoint now);
 
+  // No more scheduled runs (SIGTERM: the drain begins). On-demand runs are
+  // still accepted: the workers keep serving during the drain.
+  void StopSchedules();
   // No more scheduling or accepting; queued runs end as cancelled. Running
   // runs go on until they end or KillAll().
   void BeginShutdown(TimePoint now);

@@ -473,6 +473,7 @@ Supervisor::Worker* Supervisor::StartWorker(Slot& slot, bool successor) {
 
 void Supervisor::BeginDrain() {
   phase_ = Phase::kDraining;
+  jobs_->StopSchedules();
   drain_until_ = now_ + config_.shutdown.drain_delay;
 }
 
