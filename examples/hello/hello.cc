@@ -39,6 +39,8 @@ constexpr size_t kMaxHead = 16 * 1024;      // request line + headers
 constexpr uint64_t kMaxBody = 1024 * 1024;  // read and discarded
 constexpr size_t kReadChunk = 4096;
 constexpr milliseconds kIdleTimeout{10'000};
+// After shutdown begins, how long an idle connection may still bring a request.
+constexpr milliseconds kStopGrace{1000};
 constexpr milliseconds kDrainTimeout{30'000};
 constexpr long kMaxSlowMs = 60'000;
 
@@ -310,15 +312,21 @@ void SendReply(int fd, Reply reply, bool close) {
   }
 }
 
-// Waits until `fd` has bytes (or EOF). An idle connection also gives up as
-// soon as shutdown begins; a half-read request gets until the deadline.
+// Waits until `fd` has bytes (or EOF). An idle connection stops waiting
+// shortly after shutdown begins: the grace answers a request that was already
+// on its way (with Connection: close) instead of closing the connection under
+// it. A half-read request gets until the deadline.
 bool WaitReadable(int fd, const Server& server, bool idle,
                   Clock::time_point deadline) {
   pollfd fds[2] = {{fd, POLLIN, 0}, {server.stop_fd, POLLIN, 0}};
+  bool watch_stop = idle;
   for (int left; (left = MillisLeft(deadline)) > 0;) {
-    if (poll(fds, idle ? 2 : 1, left) < 0 && errno != EINTR) return false;
+    if (poll(fds, watch_stop ? 2 : 1, left) < 0 && errno != EINTR) return false;
     if (fds[0].revents != 0) return true;
-    if (fds[1].revents != 0) return false;
+    if (watch_stop && fds[1].revents != 0) {
+      watch_stop = false;
+      deadline = std::min(deadline, Clock::now() + kStopGrace);
+    }
   }
   return false;
 }

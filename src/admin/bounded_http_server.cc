@@ -1,6 +1,8 @@
 #include "admin/bounded_http_server.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
@@ -67,6 +69,10 @@ BoundedHttpServer::BoundedHttpServer(BoundedHttpOptions options,
   set_socket_options([](socket_t sock) {
     int yes = 1;  // not SO_REUSEPORT: a second corefork must fail to bind
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    // Accepted sockets inherit it: httplib writes a response's head and
+    // body separately, and Nagle + the client's delayed ACK would hold the
+    // body back ~40 ms on every reused keep-alive connection (Prometheus).
+    setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
     fcntl(sock, F_SETFD, FD_CLOEXEC);
   });
   // httplib only advertises these (Keep-Alive header); we enforce them.

@@ -123,8 +123,12 @@ CommandReply Supervisor::Scale(int workers) {
   }
   const int previous = desired_;
   for (int id = previous; id < workers; ++id) {
+    // A slot (re)created by scaling starts fresh: its first worker is no
+    // restart, and an earlier life's failures do not count.
     if (id >= static_cast<int>(slots_.size())) {
       slots_.emplace_back(id, config_.restart);
+    } else {
+      slots_[id] = Slot(id, config_.restart);
     }
     slots_[id].restart_at = now_;
     Status s = context_.listeners->EnsureSlot(id);
