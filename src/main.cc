@@ -29,6 +29,7 @@
 #include "os/runtime_paths.h"
 #include "os/signals.h"
 #include "os/spawn.h"
+#include "os/trim.h"
 #include "supervisor/commands.h"
 #include "supervisor/state.h"
 #include "supervisor/supervisor.h"
@@ -203,6 +204,7 @@ int Run(const Config& config) {
   context.job_concurrency =
       std::max(1, static_cast<int>(std::ceil(cgroup.effective_cpus)));
   Supervisor supervisor(config, std::move(context));
+  ReleaseStartupOnlyLibraries();
   ExitCode code = supervisor.Run();
   control->Stop();
   admin->Stop();
