@@ -55,8 +55,8 @@ bool ParseResponse(const std::string& raw, bool eof, UnixHttpResponse* out) {
     while (true) {
       size_t eol = rest.find("\r\n", pos);
       if (eol == std::string::npos) return false;
-      size_t size = std::strtoul(rest.substr(pos, eol - pos).c_str(), nullptr,
-                                 16);
+      size_t size =
+          std::strtoul(rest.substr(pos, eol - pos).c_str(), nullptr, 16);
       if (size == 0) break;
       if (rest.size() < eol + 2 + size) return false;
       body += rest.substr(eol + 2, size);
@@ -196,9 +196,9 @@ UnixHttpResponse UnixHttpConnection::ReadResponse(Millis timeout) {
       const std::string why = n < 0 ? Errno("read") : "";
       if (!ParseResponse(raw, true, &resp) || resp.status == 0) {
         resp = UnixHttpResponse{};
-        resp.error = !why.empty()    ? why
-                     : raw.empty()   ? "connection closed before any response"
-                                     : "truncated response: " + raw;
+        resp.error = !why.empty()  ? why
+                     : raw.empty() ? "connection closed before any response"
+                                   : "truncated response: " + raw;
         if (!error_.empty()) resp.error += " (after: " + error_ + ")";
       }
       Close();
