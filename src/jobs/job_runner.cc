@@ -250,6 +250,7 @@ JobRunner::Run* JobRunner::NewRun(Job& job, const std::string& trigger,
   run->not_before = now;
   Run* raw = run.get();
   runs_[raw->id] = std::move(run);
+  active_.insert(raw->id);
   job.queue.push_back(raw->id);
   UpdateGauges(job);
   return raw;
@@ -335,6 +336,7 @@ void JobRunner::StartRun(Job& job, Run& run, TimePoint now) {
                        pid.status().message(), now);
   }
   run.pid = *pid;
+  by_pid_[run.pid] = run.id;
   run.state = RunState::kRunning;
   run.started = now;
   run.started_at = UnixNow();
@@ -361,12 +363,7 @@ void JobRunner::FailToStart(Job& job, Run& run, int exit_code,
   Finish(job, run, now);
 }
 
-bool JobRunner::OwnsPid(pid_t pid) const {
-  return std::any_of(runs_.begin(), runs_.end(), [pid](const auto& entry) {
-    return entry.second->state == RunState::kRunning &&
-           entry.second->pid == pid;
-  });
-}
+bool JobRunner::OwnsPid(pid_t pid) const { return by_pid_.count(pid) != 0; }
 
 void JobRunner::ReadPipe(Run& run, int stream) {
   if (!run.pipes[stream].valid()) return;
@@ -398,11 +395,12 @@ void JobRunner::OnPipeReadable(uint64_t serial) {
 }
 
 void JobRunner::OnExit(pid_t pid, int status, TimePoint now) {
-  auto it = std::find_if(runs_.begin(), runs_.end(), [pid](const auto& e) {
-    return e.second->state == RunState::kRunning && e.second->pid == pid;
-  });
-  if (it == runs_.end()) return;
-  Run& run = *it->second;
+  auto owner = by_pid_.find(pid);
+  if (owner == by_pid_.end()) return;
+  Run* found = FindRun(owner->second);
+  by_pid_.erase(owner);
+  if (found == nullptr) return;
+  Run& run = *found;
   Job& job = *jobs_[run.job];
   // Everything the run wrote is in the pipes by now; what its leftover
   // children write later is not part of the run, and they are killed.
@@ -470,6 +468,7 @@ void JobRunner::Finish(Job& job, Run& run, TimePoint now) {
   run.waiters.clear();
   run.input.clear();
   run.input.shrink_to_fit();
+  active_.erase(run.id);
   finished_.push_back(run.id);
   if (run.id == startup_run_) {
     if (run.state != RunState::kSucceeded && job.config.required) {
@@ -517,9 +516,10 @@ void JobRunner::EnforceRunDeadline(Run& run, TimePoint now) {
 }
 
 void JobRunner::Tick(TimePoint now) {
-  for (auto& [id, run] : runs_) {
-    if (run->state == RunState::kRunning && now >= run->deadline) {
-      EnforceRunDeadline(*run, now);
+  for (uint64_t id : active_) {
+    Run& run = *runs_[id];
+    if (run.state == RunState::kRunning && now >= run.deadline) {
+      EnforceRunDeadline(run, now);
     }
   }
   for (auto& [name, job] : jobs_) {
@@ -530,9 +530,10 @@ void JobRunner::Tick(TimePoint now) {
 
 JobRunner::TimePoint JobRunner::NextDeadline() const {
   TimePoint next = TimePoint::max();
-  for (const auto& [id, run] : runs_) {
-    if (run->state == RunState::kRunning) next = std::min(next, run->deadline);
-    if (run->state == RunState::kQueued) next = std::min(next, run->not_before);
+  for (uint64_t id : active_) {
+    const Run& run = *runs_.at(id);
+    if (run.state == RunState::kRunning) next = std::min(next, run.deadline);
+    if (run.state == RunState::kQueued) next = std::min(next, run.not_before);
   }
   for (const auto& [name, job] : jobs_) next = std::min(next, job->next_fire);
   return next;
@@ -561,11 +562,10 @@ void JobRunner::BeginShutdown(TimePoint now) {
 }
 
 void JobRunner::KillAll() {
-  for (auto& [id, run] : runs_) {
-    if (run->state != RunState::kRunning) continue;
-    run->cancelled = true;
-    kill(-run->pid, SIGKILL);
-    kill(run->pid, SIGKILL);
+  for (const auto& [pid, id] : by_pid_) {
+    runs_[id]->cancelled = true;
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
   }
 }
 

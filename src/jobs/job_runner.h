@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -98,8 +99,12 @@ class JobRunner {
 
   Options options_;
   std::map<std::string, std::unique_ptr<Job>> jobs_;
-  std::map<uint64_t, std::unique_ptr<Run>> runs_;       // every run by id
-  std::deque<uint64_t> finished_;                       // oldest first
+  std::map<uint64_t, std::unique_ptr<Run>> runs_;  // every run by id
+  std::deque<uint64_t> finished_;                  // oldest first
+  // Runs not finished yet (queued or running), and the running ones by pid:
+  // the loop asks about these on every turn, so never scan the history.
+  std::set<uint64_t> active_;
+  std::map<pid_t, uint64_t> by_pid_;
   std::map<uint64_t, std::pair<uint64_t, int>> pipes_;  // serial -> run, fd#
   uint64_t next_run_id_ = 1;
   uint64_t next_serial_ = 1;
