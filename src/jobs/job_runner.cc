@@ -434,6 +434,11 @@ void JobRunner::OnExit(pid_t pid, int status, TimePoint now) {
     run.exit_code = -1;
     run.signal = 0;
     run.term_sent = run.timed_out = false;
+    // A run reports its last attempt: earlier output was logged already.
+    for (int i = 0; i < 2; ++i) {
+      run.output[i].clear();
+      run.truncated[i] = false;
+    }
     run.deadline = TimePoint::max();
     run.not_before = now + delay;
     job.queue.push_front(run.id);
