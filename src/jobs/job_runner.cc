@@ -338,10 +338,13 @@ void JobRunner::StartRun(Job& job, Run& run, TimePoint now) {
   run.pid = *pid;
   by_pid_[run.pid] = run.id;
   run.state = RunState::kRunning;
-  run.started = now;
+  // The timeout counts from the exec, not from the loop turn's start: the
+  // run may never be cut short of what `timeout` promises.
+  run.started = Clock::now();
   run.started_at = UnixNow();
-  run.deadline = job.config.timeout.count() > 0 ? now + job.config.timeout
-                                                : TimePoint::max();
+  run.deadline = job.config.timeout.count() > 0
+                     ? run.started + job.config.timeout
+                     : TimePoint::max();
   for (int i = 0; i < 2; ++i) {
     run.serials[i] = next_serial_++;
     pipes_[run.serials[i]] = {run.id, i};
