@@ -1,9 +1,13 @@
 #include "os/runtime_paths.h"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 
 namespace corefork {
@@ -27,6 +31,25 @@ Status MakeDirectories(const std::string& dir) {
   }
 }
 
+// A corefork that was SIGKILLed could not remove its notify socket: remove
+// those whose process is gone, so the directory does not fill up over time.
+void RemoveStaleNotifySockets(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (dirent* entry = readdir(d)) {
+    long pid = 0;
+    char tail[8] = {};
+    if (std::sscanf(entry->d_name, "notify-%ld.sock%7s", &pid, tail) != 1 ||
+        pid <= 0) {
+      continue;
+    }
+    if (kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+      unlinkat(dirfd(d), entry->d_name, 0);
+    }
+  }
+  closedir(d);
+}
+
 }  // namespace
 
 Result<RuntimePaths> PrepareRuntimePaths(const Config& config) {
@@ -44,6 +67,7 @@ Result<RuntimePaths> PrepareRuntimePaths(const Config& config) {
   if (dir.empty()) dir = "/";
   Status s = MakeDirectories(dir);
   if (!s.ok()) return s;
+  RemoveStaleNotifySockets(dir);
   paths.notify_socket =
       (dir == "/" ? "" : dir) + "/notify-" + std::to_string(getpid()) + ".sock";
   constexpr size_t kMaxUnixPath = 107;
