@@ -233,8 +233,8 @@ int Main(int argc, char** argv) {
   }
 
   Config config;
-  if (!LoadConfig(invocation, EnvironmentStrings(), &config, &errors) &&
-      (invocation.mode == Invocation::Mode::kRun || !errors.empty())) {
+  // Only run mode requires a command; detect just needs the sizing keys.
+  if (!LoadConfig(invocation, EnvironmentStrings(), &config, &errors)) {
     return PrintErrors(errors);
   }
   Status s = SetupLogging(config.log.format, config.log.level);

@@ -18,15 +18,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// Pids written one per line to `file`.
-std::vector<pid_t> ReadPids(const std::string& file) {
-  std::vector<pid_t> pids;
-  std::istringstream in(ReadFile(file));
-  long pid;
-  while (in >> pid) pids.push_back(static_cast<pid_t>(pid));
-  return pids;
-}
-
 bool AllGone(const std::vector<pid_t>& pids) {
   for (pid_t p : pids) {
     if (!ProcessGone(p)) return false;
@@ -43,8 +34,7 @@ std::string States(const std::vector<pid_t>& pids) {
   return s;
 }
 
-const std::regex kTimestamp(
-    R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)");
+const std::regex kTimestamp(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)");
 
 class JobsOnDemandTest : public JobsTest {
  protected:
@@ -261,9 +251,11 @@ TEST_F(JobsOnDemandTest, RunsStartCleanInTheirOwnProcessGroup) {
   ASSERT_EQ(r.status, 200) << r.ToString();
   const std::string status = Body(r).Str("stdout").value_or("");
   EXPECT_NE(status.find("\nSigBlk:\t0000000000000000\n"), std::string::npos)
-      << "signals blocked in the run:\n" << status;
+      << "signals blocked in the run:\n"
+      << status;
   EXPECT_NE(status.find("\nSigIgn:\t0000000000000000\n"), std::string::npos)
-      << "signals ignored in the run:\n" << status;
+      << "signals ignored in the run:\n"
+      << status;
   // 0, 1, 2, and 3: the directory ls itself opened to list them.
   r = Submit("fds", "", true);
   ASSERT_EQ(r.status, 200) << r.ToString();
@@ -287,8 +279,11 @@ TEST_F(JobsOnDemandTest, FailedRunsAreRetriedWithBackoff) {
       "jobs:\n"
       "  flaky:\n"
       "    command: " +
-      ShCommand("n=$(cat '" + counter + "' 2>/dev/null || echo 0); "
-                "n=$((n + 1)); echo $n > '" + counter + "'; "
+      ShCommand("n=$(cat '" + counter +
+                "' 2>/dev/null || echo 0); "
+                "n=$((n + 1)); echo $n > '" +
+                counter +
+                "'; "
                 "echo attempt $n; [ $n -ge 3 ]") +
       "\n"
       "    retries: 2\n"
@@ -387,8 +382,9 @@ TEST_F(JobsOnDemandTest, OutputIsCappedAndMarkedTruncated) {
       "jobs:\n"
       "  chatty:\n"
       "    command: " +
-      ShCommand("head -c 100000 /dev/zero | tr '\\000' a; "
-                "head -c 5000 /dev/zero | tr '\\000' b >&2") +
+      ShCommand(
+          "head -c 100000 /dev/zero | tr '\\000' a; "
+          "head -c 5000 /dev/zero | tr '\\000' b >&2") +
       "\n"
       "    max_output: 1Ki\n"
       "    on_demand: true\n"
@@ -435,30 +431,43 @@ TEST_F(JobsOnDemandTest, OutputIsCappedAndMarkedTruncated) {
 // them. The children and a grandchild record their pids.
 TEST_F(JobsOnDemandTest, TimeoutKillsTheWholeProcessGroup) {
   const std::string pids = Path("pids");
-  const std::string stubborn = Script(
-      "stubborn.sh",
-      "trap '' TERM\n"
-      "sleep 30 & echo $! >> '" + pids + "'\n"
-      "sleep 30 & echo $! >> '" + pids + "'\n"
-      "sh -c 'sleep 30 & echo $! >> \"" + pids + "\"; wait' &\n"
-      "echo $! >> '" + pids + "'\n"
-      "echo started\n"
-      "wait\n");
+  const std::string stubborn = Script("stubborn.sh",
+                                      "trap '' TERM\n"
+                                      "sleep 30 & echo $! >> '" +
+                                          pids +
+                                          "'\n"
+                                          "sleep 30 & echo $! >> '" +
+                                          pids +
+                                          "'\n"
+                                          "sh -c 'sleep 30 & echo $! >> \"" +
+                                          pids +
+                                          "\"; wait' &\n"
+                                          "echo $! >> '" +
+                                          pids +
+                                          "'\n"
+                                          "echo started\n"
+                                          "wait\n");
   const std::string polite_pids = Path("polite-pids");
-  const std::string polite = Script(
-      "polite.sh",
-      "sleep 30 & echo $! >> '" + polite_pids + "'\n"
-      "sleep 30 & echo $! >> '" + polite_pids + "'\n"
-      "wait\n");
+  const std::string polite =
+      Script("polite.sh", "sleep 30 & echo $! >> '" + polite_pids +
+                              "'\n"
+                              "sleep 30 & echo $! >> '" +
+                              polite_pids +
+                              "'\n"
+                              "wait\n");
   const std::string yaml =
       "jobs:\n"
       "  stubborn:\n"
-      "    command: [/bin/sh, " + YamlQuote(stubborn) + "]\n"
+      "    command: [/bin/sh, " +
+      YamlQuote(stubborn) +
+      "]\n"
       "    timeout: 500ms\n"
       "    kill_grace: 300ms\n"
       "    on_demand: true\n"
       "  polite:\n"
-      "    command: [/bin/sh, " + YamlQuote(polite) + "]\n"
+      "    command: [/bin/sh, " +
+      YamlQuote(polite) +
+      "]\n"
       "    timeout: 300ms\n"
       "    kill_grace: 10s\n"
       "    on_demand: true\n";
@@ -526,16 +535,19 @@ TEST_F(JobsOnDemandTest, AFinishedRunLeavesNoChildBehind) {
 
 TEST_F(JobsOnDemandTest, CancelQueuedAndRunningRuns) {
   const std::string pids = Path("pids");
-  const std::string gate = Script(
-      "gate.sh",
-      "echo $$ >> '" + pids + "'\n"
-      "sleep 30 & echo $! >> '" + pids + "'\n"
-      "wait\n");
+  const std::string gate = Script("gate.sh", "echo $$ >> '" + pids +
+                                                 "'\n"
+                                                 "sleep 30 & echo $! >> '" +
+                                                 pids +
+                                                 "'\n"
+                                                 "wait\n");
   const std::string stubborn_pid = Path("stubborn.pid");
   const std::string yaml =
       "jobs:\n"
       "  gate:\n"
-      "    command: [/bin/sh, " + YamlQuote(gate) + "]\n"
+      "    command: [/bin/sh, " +
+      YamlQuote(gate) +
+      "]\n"
       "    concurrency: 1\n"
       "    on_demand: true\n"
       "  stubborn:\n"
@@ -560,14 +572,17 @@ TEST_F(JobsOnDemandTest, CancelQueuedAndRunningRuns) {
   UnixHttpConnection b_conn;
   ASSERT_TRUE(b_conn.Connect(ControlSocket(), milliseconds(2000)))
       << b_conn.error();
-  ASSERT_TRUE(b_conn.Send("POST", "/jobs/gate/runs?wait=true", "")) << b_conn.error();
+  ASSERT_TRUE(b_conn.Send("POST", "/jobs/gate/runs?wait=true", ""))
+      << b_conn.error();
   // B's id: the next queued run of gate after C.
   uint64_t b_id = 0;
   ASSERT_TRUE(PollUntil(
       [&] {
         for (uint64_t id = c_id + 1; id < c_id + 4; ++id) {
-          UnixHttpResponse g = Control("GET", "/jobs/runs/" + std::to_string(id));
-          if (g.status == 200 && Body(g).Str("state").value_or("") == "queued") {
+          UnixHttpResponse g =
+              Control("GET", "/jobs/runs/" + std::to_string(id));
+          if (g.status == 200 &&
+              Body(g).Str("state").value_or("") == "queued") {
             b_id = id;
             return true;
           }
@@ -578,7 +593,8 @@ TEST_F(JobsOnDemandTest, CancelQueuedAndRunningRuns) {
       << "the waiting request's run never showed up as queued";
 
   // Cancelling a queued run removes it at once: 200, cancelled.
-  UnixHttpResponse del = Control("DELETE", "/jobs/runs/" + std::to_string(c_id));
+  UnixHttpResponse del =
+      Control("DELETE", "/jobs/runs/" + std::to_string(c_id));
   ASSERT_EQ(del.status, 200) << del.ToString();
   EXPECT_EQ(Body(del).Str("state").value_or(""), "cancelled") << del.body;
   UnixHttpResponse get = Control("GET", "/jobs/runs/" + std::to_string(c_id));
@@ -614,8 +630,8 @@ TEST_F(JobsOnDemandTest, CancelQueuedAndRunningRuns) {
   UnixHttpResponse s = Submit("stubborn", "");
   ASSERT_EQ(s.status, 202) << s.ToString();
   const uint64_t s_id = RunId(Body(s));
-  ASSERT_TRUE(PollUntil([&] { return FileExists(stubborn_pid); },
-                        milliseconds(3000)));
+  ASSERT_TRUE(
+      PollUntil([&] { return FileExists(stubborn_pid); }, milliseconds(3000)));
   const auto cancel_at = Clock::now();
   del = Control("DELETE", "/jobs/runs/" + std::to_string(s_id));
   ASSERT_EQ(del.status, 202) << del.ToString();

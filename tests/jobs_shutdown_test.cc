@@ -15,14 +15,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-std::vector<pid_t> ReadPids(const std::string& file) {
-  std::vector<pid_t> pids;
-  std::istringstream in(ReadFile(file));
-  long pid;
-  while (in >> pid) pids.push_back(static_cast<pid_t>(pid));
-  return pids;
-}
-
 bool AllGoneOrZombie(const std::vector<pid_t>& pids) {
   ReapOrphans();
   for (pid_t p : pids) {
@@ -104,8 +96,8 @@ TEST_F(JobsShutdownTest, RunningAndQueuedRunsAllGetAFinalState) {
 
   std::optional<int> code = cf.WaitExit(milliseconds(5000));
   ASSERT_TRUE(code.has_value()) << "corefork still running";
-  EXPECT_TRUE(PollUntil([&] { return AllGoneOrZombie(job_pids); },
-                        milliseconds(2000)))
+  EXPECT_TRUE(
+      PollUntil([&] { return AllGoneOrZombie(job_pids); }, milliseconds(2000)))
       << "job processes outlived corefork: " << States(job_pids);
 }
 
@@ -123,7 +115,8 @@ TEST_F(JobsShutdownTest, RunningRunFinishesWithinTheShutdownTimeout) {
   UnixHttpConnection conn;
   ASSERT_TRUE(conn.Connect(ControlSocket(), milliseconds(2000)));
   ASSERT_TRUE(conn.Send("POST", "/jobs/finish/runs?wait=true"));
-  ASSERT_TRUE(PollUntil([&] { return FileExists(started); }, milliseconds(3000)));
+  ASSERT_TRUE(
+      PollUntil([&] { return FileExists(started); }, milliseconds(3000)));
   ASSERT_TRUE(cf.Signal(SIGTERM));
   UnixHttpResponse r = conn.ReadResponse(milliseconds(5000));
   ASSERT_EQ(r.status, 200) << r.ToString();
@@ -151,7 +144,9 @@ TEST_F(JobsShutdownTest, SchedulesStopAtShutdown) {
       << "the every: 1s job never ran";
   ASSERT_TRUE(cf.Signal(SIGTERM));
   ASSERT_TRUE(PollUntil(
-      [&] { return cf.Stderr().find("graceful shutdown") != std::string::npos; },
+      [&] {
+        return cf.Stderr().find("graceful shutdown") != std::string::npos;
+      },
       milliseconds(2000)));
   // (A run started just before SIGTERM may still add its line.)
   const std::string at_sigterm = ReadFile(ticks);

@@ -157,7 +157,7 @@ Supervisor::TimePoint Supervisor::NextDeadline() const {
   next = std::min(next, jobs_->NextDeadline());
   if (phase_ != Phase::kStopping) {
     for (int id = 0; id < desired_; ++id) {
-      if (!const_cast<Supervisor*>(this)->PrimaryWorker(id)) {
+      if (!HasPrimaryWorker(id)) {
         next = std::min(next, slots_[id].restart_at);
       }
     }
@@ -561,6 +561,13 @@ Supervisor::Worker* Supervisor::PrimaryWorker(int slot) {
     }
   }
   return nullptr;
+}
+
+bool Supervisor::HasPrimaryWorker(int slot) const {
+  return std::any_of(workers_.begin(), workers_.end(), [slot](const auto& e) {
+    const Worker& w = e.second;
+    return w.slot == slot && !w.retiring && !w.successor;
+  });
 }
 
 Supervisor::Worker* Supervisor::FindWorker(pid_t pid) {

@@ -144,6 +144,7 @@ class Supervisor {
 
   TimePoint NextDeadline() const;
   Worker* PrimaryWorker(int slot);  // the slot's serving, non-retiring worker
+  bool HasPrimaryWorker(int slot) const;
   Worker* FindWorker(pid_t pid);
   int ReadyWorkers() const;
   int MinReadyWorkers() const;

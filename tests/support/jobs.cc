@@ -90,11 +90,10 @@ Process& JobsTest::StartJobs(const std::string& yaml,
   }
   const std::string path = WriteConfig(config);
   app_port_ = FreePort();
-  std::vector<std::string> args = {"--config",    path,
-                                   "--workers",   "1",
-                                   "--host",      "127.0.0.1",
-                                   "--port",      std::to_string(app_port_),
-                                   "--log-level", "debug"};
+  std::vector<std::string> args = {
+      "--config",    path,        "--workers", "1",
+      "--host",      "127.0.0.1", "--port",    std::to_string(app_port_),
+      "--log-level", "debug"};
   args.insert(args.end(), extra_flags.begin(), extra_flags.end());
   args.push_back("--");
   if (worker.empty()) {
@@ -151,8 +150,8 @@ JsonValue JobsTest::WaitRunEnded(uint64_t id, Millis timeout) {
   JsonValue last;
   PollUntil(
       [&] {
-        UnixHttpResponse r =
-            Control("GET", "/jobs/runs/" + std::to_string(id), "", Millis(2000));
+        UnixHttpResponse r = Control("GET", "/jobs/runs/" + std::to_string(id),
+                                     "", Millis(2000));
         if (r.status != 200) return false;
         std::optional<JsonValue> v = ParseJson(r.body);
         if (!v) return false;
@@ -167,8 +166,8 @@ bool JobsTest::WaitRunState(uint64_t id, const std::string& state,
                             Millis timeout) {
   return PollUntil(
       [&] {
-        UnixHttpResponse r =
-            Control("GET", "/jobs/runs/" + std::to_string(id), "", Millis(2000));
+        UnixHttpResponse r = Control("GET", "/jobs/runs/" + std::to_string(id),
+                                     "", Millis(2000));
         if (r.status != 200) return false;
         std::optional<JsonValue> v = ParseJson(r.body);
         return v && v->Str("state").value_or("") == state;
@@ -184,6 +183,14 @@ std::string JobsTest::MetricsText() {
 double JobsTest::Metric(const std::string& name,
                         const std::map<std::string, std::string>& labels) {
   return MetricSample(MetricsText(), name, labels).value_or(0);
+}
+
+std::vector<pid_t> ReadPids(const std::string& file) {
+  std::vector<pid_t> pids;
+  std::istringstream in(ReadFile(file));
+  long pid;
+  while (in >> pid) pids.push_back(static_cast<pid_t>(pid));
+  return pids;
 }
 
 }  // namespace corefork::harness

@@ -75,4 +75,7 @@ class JobsTest : public CoreforkTest {
   int app_port_ = 0;
 };
 
+// Pids written one per line to `file` (a job's children record themselves).
+std::vector<pid_t> ReadPids(const std::string& file);
+
 }  // namespace corefork::harness
