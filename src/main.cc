@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -25,12 +26,14 @@
 #include "jobs/job_routes.h"
 #include "metrics/metrics.h"
 #include "net/listener.h"
+#include "os/executable.h"
 #include "os/exit_codes.h"
 #include "os/runtime_paths.h"
 #include "os/signals.h"
 #include "os/spawn.h"
 #include "os/trim.h"
 #include "supervisor/commands.h"
+#include "supervisor/compat.h"
 #include "supervisor/state.h"
 #include "supervisor/supervisor.h"
 #include "util/log.h"
@@ -126,8 +129,29 @@ Result<std::unique_ptr<ControlServer>> StartControl(const Config& config,
   return control;
 }
 
+// Whether the app gets the listen shim and a Node IPC channel; says so in
+// the log, in one line, when the shim cannot reach the app.
+CompatPlan PlanWorkerCompat(const Config& config, const std::string& executable,
+                            const std::string& path_env) {
+  CompatPlan plan = PlanCompat(config, executable, path_env, FindShim());
+  if (plan.shim()) {
+    spdlog::info(
+        "compat.listen: workers that bind port {} get their slot's socket "
+        "(listen shim {})",
+        config.listeners.front().port, plan.shim_path);
+  } else if (!plan.no_shim_reason.empty()) {
+    spdlog::warn(
+        "compat.listen: {}, so an LD_PRELOAD shim cannot reach it: it must "
+        "serve the socket corefork passes as fd 3 (LISTEN_FDS) or bind PORT "
+        "with SO_REUSEPORT, else it fails with EADDRINUSE",
+        plan.no_shim_reason);
+  }
+  if (plan.node_ipc) spdlog::debug("compat.node_ipc: workers get NODE_CHANNEL_FD");
+  return plan;
+}
+
 // Everything that can fail before the first worker starts, then the loop.
-int Run(const Config& config) {
+int Run(Config config) {
   Status s = BlockHandledSignals();
   if (s.ok()) s = BecomeChildSubreaper();
   if (!s.ok()) {
@@ -142,14 +166,22 @@ int Run(const Config& config) {
   for (const std::string& note : cgroup.notes) spdlog::info("cgroup: {}", note);
 
   const char* path = std::getenv("PATH");
+  const std::string path_env = path ? path : "/usr/local/bin:/usr/bin:/bin";
   int exec_error = 0;
-  Result<std::string> executable = ResolveExecutable(
-      config.command[0], path ? path : "/usr/local/bin:/usr/bin:/bin",
-      &exec_error);
+  Result<std::string> executable =
+      ResolveExecutable(config.command[0], path_env, &exec_error);
   if (!executable.ok()) {
     spdlog::critical("cannot run {}", executable.status().message());
     return ExitCodeForExecError(exec_error);
   }
+  // A directory or a file the kernel cannot exec: say so before binding.
+  Result<ExecutableInfo> program = InspectExecutable(*executable);
+  if (!program.ok()) {
+    spdlog::critical("cannot run {}", program.status().message());
+    return ExitCodeForExecError(EACCES);
+  }
+  CompatPlan compat = PlanWorkerCompat(config, *executable, path_env);
+  config.ready.mode = compat.ready_mode;
 
   ListenerSet listeners(config.listeners);
   s = listeners.Open(sizing.workers);
@@ -203,6 +235,7 @@ int Run(const Config& config) {
   context.control_socket_path = paths->control_socket;
   context.job_concurrency =
       std::max(1, static_cast<int>(std::ceil(cgroup.effective_cpus)));
+  context.compat = std::move(compat);
   Supervisor supervisor(config, std::move(context));
   ReleaseStartupOnlyLibraries();
   ExitCode code = supervisor.Run();

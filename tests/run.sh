@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 .ci/install-deps.sh test
 build=${BUILD_DIR:-build}
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOREFORK_WERROR=ON >/dev/null
 cmake --build "$build"
 cd "$build"
 ctest --output-on-failure -j2 --timeout 300

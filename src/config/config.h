@@ -57,16 +57,23 @@ struct ShutdownConfig {
   Duration drain_delay{5'000};
   Duration timeout{30'000};
   int stop_signal = 15;  // SIGTERM; config accepts "SIGTERM", "TERM", "15"
+  // PM2's shutdown_with_message: a worker with a Node IPC channel gets the
+  // message 'shutdown' instead of the stop signal (SIGKILL still follows
+  // after `timeout`); workers without a channel get the signal.
+  bool message = false;
 };
 
 // How a worker tells corefork it is ready to serve.
 enum class ReadyMode {
+  kAuto,    // kListen when the listen shim is loaded into workers, else kNone
   kNone,    // ready as soon as it is started
-  kNotify,  // after READY=1 on NOTIFY_SOCKET or COREFORK_NOTIFY_FD ("fd")
+  kNotify,  // after READY=1 on NOTIFY_SOCKET or COREFORK_NOTIFY_FD ("fd"),
+            // or process.send('ready') on the Node IPC channel
+  kListen,  // once the app called listen() on its listener (the shim says so)
 };
 
 struct ReadyConfig {
-  ReadyMode mode = ReadyMode::kNone;
+  ReadyMode mode = ReadyMode::kAuto;
   // A worker not ready this long after it started is killed and restarted.
   Duration timeout{60'000};
   // Readiness of the pod: at least this many ready workers, or this
@@ -123,6 +130,24 @@ struct JobConfig {
 struct JobHistoryConfig {
   int max_runs = 1000;          // finished runs kept for GET /jobs/runs/{id}
   Duration max_age{3'600'000};  // ...and for at most this long
+  // Captured output kept across all finished runs; past it the oldest runs'
+  // output is dropped first (their records stay).
+  uint64_t max_bytes = 8 * 1024 * 1024;
+};
+
+// Running apps that were never written for corefork (docs/configuration.md).
+enum class CompatListen {
+  kAuto,  // preload the listen shim into dynamically linked commands
+  kOff,
+};
+enum class NodeIpc {
+  kAuto,  // on when the command is node, npm, npx or yarn
+  kOn,
+  kOff,
+};
+struct CompatConfig {
+  CompatListen listen = CompatListen::kAuto;
+  NodeIpc node_ipc = NodeIpc::kAuto;
 };
 
 enum class LogFormat { kText, kJson };
@@ -142,6 +167,7 @@ struct Config {
   ReadyConfig ready;
   WatchdogConfig watchdog;
   ControlConfig control;
+  CompatConfig compat;
   std::map<std::string, JobConfig> jobs;
   JobHistoryConfig job_history;
   std::map<std::string, std::string> env;  // extra environment for workers

@@ -53,6 +53,7 @@ class ArgParser {
   void RejectValue(const Option& option);
   void Unknown(std::string_view name,
                const std::vector<std::string_view>& known);
+  void RejectOptionAsCommand();
 
   int argc_;
   char** argv_;
@@ -125,6 +126,7 @@ void ArgParser::ParseRun(int first) {
     if (arg == "--" || !IsOption(arg)) {
       if (arg != "--") --next_;  // the first non-option is the program
       out_->command.assign(argv_ + next_, argv_ + argc_);
+      RejectOptionAsCommand();
       return;
     }
     Option option = Split(arg);
@@ -144,6 +146,24 @@ void ArgParser::ParseRun(int first) {
     }
     Unknown(option.name, known);
   }
+}
+
+// `ENTRYPOINT ["corefork", "--"]` plus options in CMD or the chart's args
+// would exec "--config" as the app: refuse it and say how to fix it.
+void ArgParser::RejectOptionAsCommand() {
+  if (out_->command.empty()) return;
+  std::string_view word = out_->command[0];
+  std::string_view flag = word.substr(0, word.find('='));
+  if (!flag.starts_with("--")) return;
+  if (flag != "--config" && flag != "--root" && !FindSettingByFlag(flag)) {
+    return;
+  }
+  Error(fmt::format(
+      "the worker command starts with {}, which is a corefork option: "
+      "options go before `--` and the app after it (corefork --config FILE "
+      "-- node server.js). In a Dockerfile use ENTRYPOINT [\"corefork\"] "
+      "without \"--\", so CMD or the chart's args can carry options",
+      flag));
 }
 
 void ArgParser::ParseDetect(int first) {

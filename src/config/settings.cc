@@ -20,7 +20,7 @@ Status ApplyAdmin(std::string_view value, Config* config) {
   return Status::Ok();
 }
 
-constexpr std::array<Setting, 8> kSettings = {{
+constexpr std::array<Setting, 11> kSettings = {{
     {"workers", "COREFORK_WORKERS", "--workers",
      [](std::string_view v, Config* c) {
        return StoreParsed(ParseWorkers(v), &c->workers.count);
@@ -49,6 +49,18 @@ constexpr std::array<Setting, 8> kSettings = {{
     {"shutdown_timeout", "COREFORK_SHUTDOWN_TIMEOUT", "--shutdown-timeout",
      [](std::string_view v, Config* c) {
        return StoreParsed(ParseDuration(v), &c->shutdown.timeout);
+     }},
+    {"ready_mode", "COREFORK_READY_MODE", "--ready-mode",
+     [](std::string_view v, Config* c) {
+       return StoreParsed(ParseReadyMode(v), &c->ready.mode);
+     }},
+    {"compat_listen", "COREFORK_COMPAT_LISTEN", "--compat-listen",
+     [](std::string_view v, Config* c) {
+       return StoreParsed(ParseCompatListen(v), &c->compat.listen);
+     }},
+    {"compat_node_ipc", "COREFORK_COMPAT_NODE_IPC", "--compat-node-ipc",
+     [](std::string_view v, Config* c) {
+       return StoreParsed(ParseNodeIpc(v), &c->compat.node_ipc);
      }},
 }};
 

@@ -94,9 +94,18 @@ Result<T> ParseChoice(
   return Expected(what, text);
 }
 
+// "8760h", "90s", "250ms": the largest unit that divides `d` exactly.
+std::string FormatLimit(Duration d) {
+  const int64_t ms = d.count();
+  if (ms != 0 && ms % 3'600'000 == 0) return fmt::format("{}h", ms / 3'600'000);
+  if (ms != 0 && ms % 60'000 == 0) return fmt::format("{}m", ms / 60'000);
+  if (ms % 1000 == 0) return fmt::format("{}s", ms / 1000);
+  return fmt::format("{}ms", ms);
+}
+
 }  // namespace
 
-Result<Duration> ParseDuration(std::string_view text) {
+Result<Duration> ParseDuration(std::string_view text, Duration max) {
   constexpr std::string_view kWhat = "a duration like 250ms, 1.5s, 2m or 1h";
   if (!text.empty() && text[0] == '-') {
     return Expected("a duration >= 0", text);
@@ -117,9 +126,15 @@ Result<Duration> ParseDuration(std::string_view text) {
     return Expected(kWhat, text);
   }
   std::optional<double> number = ToDouble(text.substr(0, number_len));
-  // 1e15 ms is over 30,000 years: plenty, and far from overflowing.
-  if (!number || *number * scale > 1e15) return Expected(kWhat, text);
-  return Duration(std::llround(*number * scale));
+  if (!number) return Expected(kWhat, text);
+  // Compared as doubles before any conversion: "1e300h" must not reach
+  // llround. Rounding first keeps "8760h" itself (and 8759.9999h) in.
+  double ms = std::round(*number * scale);
+  if (!(ms <= static_cast<double>(max.count()))) {
+    return Expected(fmt::format("a duration up to {}", FormatLimit(max)),
+                    text);
+  }
+  return Duration(static_cast<Duration::rep>(ms));
 }
 
 Result<uint64_t> ParseSize(std::string_view text) {
@@ -176,9 +191,38 @@ Result<int> ParseSignal(std::string_view text) {
 }
 
 Result<ReadyMode> ParseReadyMode(std::string_view text) {
-  if (text == "none") return ReadyMode::kNone;
-  if (text == "notify" || text == "fd") return ReadyMode::kNotify;
-  return Expected("none, notify or fd", text);
+  static constexpr std::array<std::pair<std::string_view, ReadyMode>, 5>
+      kModes = {{{"auto", ReadyMode::kAuto},
+                 {"none", ReadyMode::kNone},
+                 {"notify", ReadyMode::kNotify},
+                 {"fd", ReadyMode::kNotify},
+                 {"listen", ReadyMode::kListen}}};
+  return ParseChoice(text, kModes, "auto, none, notify, fd or listen");
+}
+
+Result<bool> ParseBool(std::string_view text) {
+  static constexpr std::array<std::pair<std::string_view, bool>, 6> kValues =
+      {{{"true", true},
+        {"yes", true},
+        {"on", true},
+        {"false", false},
+        {"no", false},
+        {"off", false}}};
+  return ParseChoice(text, kValues, "true or false");
+}
+
+Result<CompatListen> ParseCompatListen(std::string_view text) {
+  static constexpr std::array<std::pair<std::string_view, CompatListen>, 2>
+      kModes = {{{"auto", CompatListen::kAuto}, {"off", CompatListen::kOff}}};
+  return ParseChoice(text, kModes, "auto or off");
+}
+
+Result<NodeIpc> ParseNodeIpc(std::string_view text) {
+  static constexpr std::array<std::pair<std::string_view, NodeIpc>, 3>
+      kModes = {{{"auto", NodeIpc::kAuto},
+                 {"on", NodeIpc::kOn},
+                 {"off", NodeIpc::kOff}}};
+  return ParseChoice(text, kModes, "auto, on or off");
 }
 
 Result<CountOrPercent> ParseCountOrPercent(std::string_view text) {
@@ -213,12 +257,14 @@ Result<int> ParseInt(std::string_view text, int min, int max) {
   return value;
 }
 
-Result<double> ParseNumber(std::string_view text, double min, bool exclusive) {
+Result<double> ParseNumber(std::string_view text, double min, bool exclusive,
+                           double max) {
   std::optional<double> value = ToDouble(text);
   if (!value || *value < min || (exclusive && *value == min)) {
     return Expected(fmt::format("a number {} {}", exclusive ? ">" : ">=", min),
                     text);
   }
+  if (*value > max) return Expected(fmt::format("a number up to {}", max), text);
   return *value;
 }
 

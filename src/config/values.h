@@ -4,6 +4,7 @@
 // `expected <what>, got "<text>"`; callers prefix the key or flag name.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -15,9 +16,17 @@
 
 namespace corefork {
 
+// The longest duration any key accepts: one year. Every deadline corefork
+// computes is steady_clock::now() (nanoseconds) plus a configured duration,
+// sometimes times a small factor (retries double up to 2^16); past this,
+// sums overflow and a job fires continuously or a SIGKILL comes at once.
+constexpr Duration kMaxDuration = std::chrono::hours(24 * 365);
+
 // "250ms", "1.5s", "2m", "1h", or a bare number of seconds ("30", "0.5").
-// Must be >= 0; rounded to the nearest millisecond.
-Result<Duration> ParseDuration(std::string_view text);
+// Must be >= 0 and at most `max`; rounded to the nearest millisecond. Past
+// `max` the message reads `expected a duration up to 8760h, got "..."`.
+Result<Duration> ParseDuration(std::string_view text,
+                               Duration max = kMaxDuration);
 
 // Bytes: "1048576", or a Kubernetes-style quantity with a decimal (k, M, G,
 // T) or binary (Ki, Mi, Gi, Ti) suffix: "512Mi", "1.5G". Rounded down.
@@ -32,12 +41,25 @@ Result<std::optional<int>> ParseWorkers(std::string_view text);
 // A decimal integer within [min, max].
 Result<int> ParseInt(std::string_view text, int min, int max);
 
-// A finite decimal number (e.g. "1", "0.5", "2.5e1") with value > min when
-// `exclusive`, else >= min.
-Result<double> ParseNumber(std::string_view text, double min, bool exclusive);
+// The largest number ParseNumber accepts unless told otherwise: factors and
+// multipliers (restart.factor, per_cpu) past this only overflow what they
+// multiply.
+constexpr double kMaxNumber = 1e6;
 
-// "none" | "notify" | "fd" (fd is notify: both channels are always offered).
+// A finite decimal number (e.g. "1", "0.5", "2.5e1") with value > min when
+// `exclusive`, else >= min, and at most `max`.
+Result<double> ParseNumber(std::string_view text, double min, bool exclusive,
+                           double max = kMaxNumber);
+
+// "auto" | "none" | "notify" | "fd" | "listen" (fd is notify: both channels
+// are always offered).
 Result<ReadyMode> ParseReadyMode(std::string_view text);
+
+// "true"/"yes"/"on" or "false"/"no"/"off".
+Result<bool> ParseBool(std::string_view text);
+
+Result<CompatListen> ParseCompatListen(std::string_view text);  // auto|off
+Result<NodeIpc> ParseNodeIpc(std::string_view text);  // auto|on|off
 
 // ready.min_workers: an integer >= 0 ("2") or a percentage 0..100 ("50%").
 struct CountOrPercent {

@@ -106,7 +106,7 @@ constexpr std::array<YamlField<RestartConfig>, 5> kRestartFields = {{
      }},
 }};
 
-constexpr std::array<YamlField<ShutdownConfig>, 3> kShutdownFields = {{
+constexpr std::array<YamlField<ShutdownConfig>, 4> kShutdownFields = {{
     {"drain_delay",
      [](std::string_view v, ShutdownConfig* s) {
        return StoreParsed(ParseDuration(v), &s->drain_delay);
@@ -118,6 +118,10 @@ constexpr std::array<YamlField<ShutdownConfig>, 3> kShutdownFields = {{
     {"stop_signal",
      [](std::string_view v, ShutdownConfig* s) {
        return StoreParsed(ParseSignal(v), &s->stop_signal);
+     }},
+    {"message",
+     [](std::string_view v, ShutdownConfig* s) {
+       return StoreParsed(ParseBool(v), &s->message);
      }},
 }};
 
@@ -166,10 +170,21 @@ constexpr std::array<YamlField<ControlConfig>, 1> kControlFields = {{
     {"socket", ApplyControlSocket},
 }};
 
+constexpr std::array<YamlField<CompatConfig>, 2> kCompatFields = {{
+    {"listen",
+     [](std::string_view v, CompatConfig* c) {
+       return StoreParsed(ParseCompatListen(v), &c->listen);
+     }},
+    {"node_ipc",
+     [](std::string_view v, CompatConfig* c) {
+       return StoreParsed(ParseNodeIpc(v), &c->node_ipc);
+     }},
+}};
+
 const std::vector<std::string_view> kTopKeys = {
     "command",    "workers",   "port",     "host",  "admin",      "listeners",
     "sizing",     "restart",   "shutdown", "ready", "watchdog",   "control",
-    "log_format", "log_level", "env",      "jobs",  "job_history"};
+    "log_format", "log_level", "env",      "jobs",  "job_history", "compat"};
 
 // A key that belongs to a section, written at the top level.
 template <typename T>
@@ -249,6 +264,20 @@ bool ValidEnvName(std::string_view name) {
          name.find('\0') == std::string_view::npos;
 }
 
+// Variables that make up the worker contract: corefork sets them for each
+// worker, so a value from `env:` would silently break the app's port or
+// readiness.
+bool ReservedEnvName(std::string_view name) {
+  static constexpr std::string_view kReserved[] = {
+      "LISTEN_FDS",   "LISTEN_PID",   "LISTEN_FDNAMES",
+      "NOTIFY_SOCKET", "PORT",        "WATCHDOG_USEC",
+      "WATCHDOG_PID", "NODE_CHANNEL_FD", "NODE_CHANNEL_SERIALIZATION_MODE"};
+  for (std::string_view reserved : kReserved) {
+    if (name == reserved) return true;
+  }
+  return name.starts_with("COREFORK_");
+}
+
 void ApplyEnv(YamlReader& r, const YamlEntry& e, Config* config) {
   if (e.value.IsNull()) return;
   if (!e.value.IsMap()) return r.Expected(e, "a map of NAME: value");
@@ -257,6 +286,13 @@ void ApplyEnv(YamlReader& r, const YamlEntry& e, Config* config) {
       r.Error(r.At(var.key_node, e.path),
               fmt::format("expected a variable name without '=', got {}",
                           Quote(var.key)));
+    } else if (ReservedEnvName(var.key)) {
+      r.Error(r.At(var.key_node, e.path),
+              fmt::format("{} is set by corefork for every worker (LISTEN_*, "
+                          "NOTIFY_SOCKET, PORT, WATCHDOG_*, NODE_CHANNEL_*, "
+                          "COREFORK_* are reserved); use `port:`, `ready:` "
+                          "or `compat:` instead",
+                          var.key));
     } else if (var.value.IsNull()) {
       config->env[var.key] = "";
     } else if (!var.value.IsScalar()) {
@@ -312,6 +348,8 @@ void ApplyTopLevelEntry(YamlReader& r, const YamlEntry& e, Config* config,
     ApplyJobHistory(r, e, config);
   } else if (e.key == "control") {
     r.ApplyFields<ControlConfig>(e, kControlFields, &config->control);
+  } else if (e.key == "compat") {
+    r.ApplyFields<CompatConfig>(e, kCompatFields, &config->compat);
   } else {
     ApplySetting(r, e, config);
     if (e.key == "admin") origins->admin = r.At(e);

@@ -17,6 +17,7 @@ enum class LoopTag : uint8_t {
   kNotifySocket = 3,
   kNotifyPipe = 4,
   kJobPipe = 5,
+  kNodeIpc = 6,  // a worker's Node IPC channel (serial = the worker's)
 };
 
 inline uint64_t MakeTag(LoopTag tag, uint64_t serial) {

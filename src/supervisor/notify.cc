@@ -57,7 +57,10 @@ std::optional<NotifySocket::Datagram> NotifySocket::Receive() {
   char data[4096];
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
   iovec iov = {data, sizeof data};
+  sockaddr_un from = {};
   msghdr msg = {};
+  msg.msg_name = &from;
+  msg.msg_namelen = sizeof from;
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   msg.msg_control = control;
@@ -66,6 +69,10 @@ std::optional<NotifySocket::Datagram> NotifySocket::Receive() {
   if (n < 0) return std::nullopt;
   Datagram datagram;
   datagram.text.assign(data, static_cast<size_t>(n));
+  if (msg.msg_namelen > sizeof(sa_family_t) && msg.msg_namelen <= sizeof from) {
+    datagram.reply_address.assign(reinterpret_cast<const char*>(&from),
+                                  msg.msg_namelen);
+  }
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr;
        c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
@@ -83,6 +90,35 @@ std::optional<NotifySocket::Datagram> NotifySocket::Receive() {
     }
   }
   return datagram;
+}
+
+Status NotifySocket::Reply(const std::string& address, const std::string& text,
+                           int fd) {
+  if (address.empty() || address.size() > sizeof(sockaddr_un)) {
+    return Status::Error("no address to answer");
+  }
+  sockaddr_un to = {};
+  std::memcpy(&to, address.data(), address.size());
+  iovec iov = {const_cast<char*>(text.data()), text.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg = {};
+  msg.msg_name = &to;
+  msg.msg_namelen = static_cast<socklen_t>(address.size());
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (fd >= 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  }
+  if (sendmsg(fd_.get(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+    return PosixError("answer notify datagram");
+  }
+  return Status::Ok();
 }
 
 std::vector<std::string> LineBuffer::Append(const char* data, size_t size) {

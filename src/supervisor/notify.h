@@ -39,9 +39,16 @@ class NotifySocket {
   struct Datagram {
     pid_t sender = 0;
     std::string text;
+    // Where the sender can be answered: empty unless it bound an address
+    // (the listen shim autobinds one to receive its listener).
+    std::string reply_address;
   };
   // The next queued datagram, or nullopt when none is left.
   std::optional<Datagram> Receive();
+
+  // Answers a datagram: `text` and, when fd >= 0, that fd (SCM_RIGHTS).
+  // Never blocks: a full or vanished receiver just loses the answer.
+  Status Reply(const std::string& address, const std::string& text, int fd);
 
  private:
   NotifySocket(Fd fd, std::string path)

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -38,7 +39,10 @@ constexpr const char* kContractVars[] = {"LISTEN_FDS",
                                          "COREFORK_NOTIFY_FD",
                                          "COREFORK_CONTROL_SOCKET",
                                          "WATCHDOG_USEC",
-                                         "WATCHDOG_PID"};
+                                         "WATCHDOG_PID",
+                                         "COREFORK_SHIM_PORTS",
+                                         "NODE_CHANNEL_FD",
+                                         "NODE_CHANNEL_SERIALIZATION_MODE"};
 
 bool IsContractVar(const std::string& key) {
   return std::any_of(std::begin(kContractVars), std::end(kContractVars),
@@ -121,7 +125,32 @@ ExitCode Supervisor::Run() {
   }
   // A worker's own children (its process group) must not outlive corefork.
   for (pid_t group : groups_) kill(-group, SIGKILL);
+  if (getpid() == 1) EndEveryProcess();
   return exit_code_;
+}
+
+// As PID 1, whatever is left in the namespace (daemons that setsid'd away
+// from a worker or job) would be SIGKILLed by the kernel the moment we exit.
+// Give them SIGTERM and a short, bounded chance first, as tini does.
+void Supervisor::EndEveryProcess() {
+  constexpr milliseconds kGrace{2'000};
+  if (kill(-1, SIGTERM) != 0) return;  // ESRCH: nobody else is left
+  spdlog::info("sent SIGTERM to every remaining process; SIGKILL in {}",
+               FormatDuration(kGrace));
+  const TimePoint until = Clock::now() + kGrace;
+  for (;;) {
+    pid_t reaped;
+    while ((reaped = waitpid(-1, nullptr, WNOHANG)) > 0) {
+    }
+    if (reaped < 0 || Clock::now() >= until) break;  // ECHILD: all gone
+    auto left = std::chrono::ceil<milliseconds>(until - Clock::now());
+    pollfd wait_for_sigchld = {signal_fd_.get(), POLLIN, 0};
+    poll(&wait_for_sigchld, 1, static_cast<int>(left.count()));
+    signalfd_siginfo info;
+    while (read(signal_fd_.get(), &info, sizeof info) == sizeof info) {
+    }
+  }
+  kill(-1, SIGKILL);
 }
 
 void Supervisor::WaitForEvents() {
@@ -142,7 +171,10 @@ void Supervisor::WaitForEvents() {
     if (tag == LoopTag::kNotifySocket) ReadNotifySocket();
     if (tag == LoopTag::kNotifyPipe) ReadNotifyPipe(serial);
     if (tag == LoopTag::kJobPipe) jobs_->OnPipeReadable(serial);
+    if (tag == LoopTag::kNodeIpc) ReadIpc(serial);
   }
+  // Reading took time: deadlines are judged against the time after it.
+  now_ = Clock::now();
 }
 
 Supervisor::TimePoint Supervisor::NextDeadline() const {
@@ -179,7 +211,13 @@ void Supervisor::OnSignal(int signo) {
       break;  // ReapChildren runs every turn
     case SIGTERM:
     case SIGINT:
-      if (phase_ == Phase::kRunning) {
+      if (phase_ == Phase::kRunning && !ever_started_) {
+        // Still in the at-start jobs: no worker serves, nothing to drain,
+        // and none may start now.
+        spdlog::info("{} before any worker started: stopping",
+                     SignalName(signo));
+        BeginStop();
+      } else if (phase_ == Phase::kRunning) {
         spdlog::info("{}: graceful shutdown, draining for {}",
                      SignalName(signo),
                      FormatDuration(config_.shutdown.drain_delay));
@@ -298,8 +336,9 @@ void Supervisor::ScheduleRestart(Slot& slot, milliseconds uptime,
                                  const std::string& what) {
   std::optional<Duration> delay = slot.backoff.OnExit(uptime);
   if (!delay) {
-    spdlog::error("{}; slot {} failed {} times in a row, giving up", what,
-                  slot.id, slot.backoff.consecutive_failures());
+    spdlog::error("{}; slot {} failed {} times in a row, giving up{}", what,
+                  slot.id, slot.backoff.consecutive_failures(),
+                  CrashLoopHint());
     FailWith(ExitCode::kCrashLoop);
     BeginStop();
     return;
@@ -393,8 +432,10 @@ std::vector<std::string> Supervisor::WorkerEnvironment(const Slot& slot) const {
   env.push_back("PORT=" + std::to_string(listeners.FirstPort()));
   env.push_back("LISTEN_FDS=" + std::to_string(listener_count));
   env.push_back("LISTEN_FDNAMES=" + listeners.FdNames());
-  // The notify pipe's write end follows the listeners: fd 3 + count.
+  // The notify pipe's write end follows the listeners: fd 3 + count, then
+  // the Node IPC channel.
   env.push_back("COREFORK_NOTIFY_FD=" + std::to_string(3 + listener_count));
+  AddCompatEnvironment(slot, &env, static_cast<int>(4 + listener_count));
   if (notify_socket_) env.push_back("NOTIFY_SOCKET=" + notify_socket_->path());
   if (!context_.control_socket_path.empty()) {
     env.push_back("COREFORK_CONTROL_SOCKET=" + context_.control_socket_path);
@@ -416,6 +457,12 @@ Supervisor::Worker* Supervisor::StartWorker(Slot& slot, bool successor) {
   }
   Fd notify_read(pipe_fds[0]), notify_write(pipe_fds[1]);
   fcntl(notify_read.get(), F_SETFL, O_NONBLOCK);
+  Worker pending;
+  Fd ipc_child;
+  if (context_.compat.node_ipc) {
+    Status s = OpenIpc(pending, &ipc_child);
+    if (!s.ok()) spdlog::warn("worker {}: {}", slot.id, s.message());
+  }
 
   SpawnOptions options;
   options.path = context_.executable;
@@ -424,6 +471,7 @@ Supervisor::Worker* Supervisor::StartWorker(Slot& slot, bool successor) {
   options.pid_env_var = "LISTEN_PID";
   options.pass_fds = context_.listeners->FdsForSlot(slot.id);
   options.pass_fds.push_back(notify_write.get());
+  if (ipc_child.valid()) options.pass_fds.push_back(ipc_child.get());
   options.stdin_fd = dev_null_.get();
 
   SpawnFailure failure;
@@ -461,6 +509,10 @@ Supervisor::Worker* Supervisor::StartWorker(Slot& slot, bool successor) {
   worker.notify_pipe = std::move(notify_read);
   Watch(epoll_.get(), worker.notify_pipe.get(), LoopTag::kNotifyPipe,
         worker.serial);
+  if (pending.ipc.valid()) {
+    worker.ipc = std::move(pending.ipc);
+    Watch(epoll_.get(), worker.ipc.get(), LoopTag::kNodeIpc, worker.serial);
+  }
   spdlog::info("worker {} started (pid {}){}", slot.id, *pid,
                successor ? " to replace the current one" : "");
   if (config_.ready.mode == ReadyMode::kNone) {
@@ -489,14 +541,18 @@ void Supervisor::BeginStop() {
   stop_deadline_ = now_ + config_.shutdown.timeout;
   if (!workers_.empty()) {
     spdlog::info("sending {} to {} worker(s); SIGKILL in {}",
-                 SignalName(config_.shutdown.stop_signal), workers_.size(),
-                 FormatDuration(config_.shutdown.timeout));
+                 config_.shutdown.message
+                     ? "'shutdown' (or " +
+                           SignalName(config_.shutdown.stop_signal) +
+                           " without an IPC channel)"
+                     : SignalName(config_.shutdown.stop_signal),
+                 workers_.size(), FormatDuration(config_.shutdown.timeout));
   }
   for (auto& [pid, worker] : workers_) {
     worker.state = WorkerState::kStopping;
     worker.deadline = TimePoint::max();  // the global deadline rules now
+    AskToStop(worker);
   }
-  SignalWorkers(config_.shutdown.stop_signal);
 }
 
 void Supervisor::FastShutdown() {
@@ -528,7 +584,7 @@ void Supervisor::Retire(Worker& worker, const std::string& why) {
   worker.successor = false;
   worker.state = WorkerState::kStopping;
   worker.deadline = now_ + config_.shutdown.timeout;
-  kill(worker.pid, config_.shutdown.stop_signal);
+  AskToStop(worker);
 }
 
 void Supervisor::KillWorker(Worker& worker, const std::string& reason) {

@@ -25,6 +25,7 @@
 #include "os/fd.h"
 #include "supervisor/backoff.h"
 #include "supervisor/commands.h"
+#include "supervisor/compat.h"
 #include "supervisor/notify.h"
 #include "supervisor/state.h"
 
@@ -43,6 +44,7 @@ struct SupervisorContext {
   std::string notify_socket_path;   // "" = no NOTIFY_SOCKET
   std::string control_socket_path;  // passed as COREFORK_CONTROL_SOCKET
   int job_concurrency = 1;          // default per-job concurrency (CPU count)
+  CompatPlan compat;  // shim and Node IPC; config.ready.mode is resolved
 };
 
 class Supervisor {
@@ -76,6 +78,8 @@ class Supervisor {
     std::string status_text;  // last STATUS=
     Fd notify_pipe;           // read end of COREFORK_NOTIFY_FD
     LineBuffer notify_lines;
+    Fd ipc;                   // our end of the Node IPC channel, if any
+    std::string ipc_partial;  // bytes of an unfinished IPC message
   };
 
   struct Slot {
@@ -123,11 +127,25 @@ class Supervisor {
   void MarkReady(Worker& worker);
   Worker* FindWorkerOfSender(pid_t sender);
 
+  // Drop-in compatibility (supervisor_compat.cc): the listen shim's requests
+  // on the notify socket, and the Node IPC channel.
+  bool OnShimMessage(Worker& worker, const NotifySocket::Datagram& d);
+  void AddCompatEnvironment(const Slot& slot, std::vector<std::string>* env,
+                            int next_fd) const;
+  Status OpenIpc(Worker& worker, Fd* child_end);
+  void ReadIpc(uint64_t serial);
+  void OnIpcMessage(Worker& worker, const std::string& json);
+  void CloseIpc(Worker& worker, const std::string& why);
+  // The stop signal, or PM2's 'shutdown' message when so configured.
+  void AskToStop(Worker& worker);
+  std::string CrashLoopHint() const;
+
   // Shutdown (supervisor.cc).
   void BeginDrain();
   void BeginStop();
   void FastShutdown();
   void KillRemaining();
+  void EndEveryProcess();
   void SignalWorkers(int signo);
   void Retire(Worker& worker, const std::string& why);
   void KillWorker(Worker& worker, const std::string& reason);

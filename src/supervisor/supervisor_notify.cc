@@ -12,6 +12,11 @@
 namespace corefork {
 namespace {
 
+// Per loop turn, so that no worker can keep the loop from its other work;
+// level-triggered epoll brings it back for the rest.
+constexpr int kMaxDatagramsPerTurn = 256;
+constexpr int kMaxPipeReadsPerTurn = 16;  // x 4 KiB
+
 // The parent pid of `pid` from /proc/PID/stat, or 0.
 pid_t ParentOf(pid_t pid) {
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
@@ -30,14 +35,17 @@ pid_t ParentOf(pid_t pid) {
 
 void Supervisor::ReadNotifySocket() {
   if (!notify_socket_) return;
-  while (std::optional<NotifySocket::Datagram> d = notify_socket_->Receive()) {
+  // A bounded number per turn: a chatty worker cannot hold the loop.
+  for (int i = 0; i < kMaxDatagramsPerTurn; ++i) {
+    std::optional<NotifySocket::Datagram> d = notify_socket_->Receive();
+    if (!d) return;
     Worker* worker = FindWorkerOfSender(d->sender);
     if (worker == nullptr) {
-      spdlog::debug("notify message from pid {} (not a worker): {}", d->sender,
-                    d->text);
+      spdlog::debug("notify message from pid {} (not a worker): {:.200}",
+                    d->sender, d->text);
       continue;
     }
-    OnNotify(*worker, d->text);
+    if (!OnShimMessage(*worker, *d)) OnNotify(*worker, d->text);
   }
 }
 
@@ -45,8 +53,10 @@ void Supervisor::ReadNotifyPipe(uint64_t serial) {
   for (auto& [pid, worker] : workers_) {
     if (worker.serial != serial || !worker.notify_pipe.valid()) continue;
     char buf[4096];
-    ssize_t n;
-    while ((n = read(worker.notify_pipe.get(), buf, sizeof buf)) > 0) {
+    ssize_t n = 0;
+    for (int reads = 0; reads < kMaxPipeReadsPerTurn &&
+                        (n = read(worker.notify_pipe.get(), buf, sizeof buf)) > 0;
+         ++reads) {
       for (const std::string& line : worker.notify_lines.Append(buf, n)) {
         OnNotify(worker, line);
       }

@@ -1,0 +1,194 @@
+// Supervisor: drop-in compatibility for unmodified apps. The listen shim
+// (src/shim/) asks for its slot's listener and reports listen() over the
+// notify socket; Node apps get an IPC channel so process.send('ready') and
+// PM2's 'shutdown' message work. Part of the event loop; see supervisor.h.
+#include <fcntl.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "supervisor/loop_tags.h"
+#include "supervisor/supervisor.h"
+
+namespace corefork {
+namespace {
+
+// A Node IPC message longer than this closes the channel: corefork only
+// understands a few short ones, and must not buffer without bound.
+constexpr size_t kMaxIpcMessage = 64 * 1024;
+// Bytes read from one IPC channel per loop turn (level-triggered epoll
+// brings us back for the rest).
+constexpr size_t kIpcReadPerTurn = 64 * 1024;
+
+constexpr std::string_view kListenerRequest = "COREFORK_LISTENER=";
+constexpr std::string_view kListening = "COREFORK_LISTENING=";
+
+int ParsePortValue(std::string_view text) {
+  int port = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+  if (ec != std::errc() || end != text.data() + text.size() || port < 1 ||
+      port > 65535) {
+    return -1;
+  }
+  return port;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\r')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+bool Supervisor::OnShimMessage(Worker& worker,
+                               const NotifySocket::Datagram& d) {
+  std::string_view text = Trim(d.text);
+  if (text.starts_with(kListening)) {
+    int port = ParsePortValue(text.substr(kListening.size()));
+    spdlog::debug("worker {} (pid {}, sender {}) listens on port {}",
+                  worker.slot, worker.pid, d.sender, port);
+    if (port == context_.listeners->FirstPort() &&
+        config_.ready.mode == ReadyMode::kListen) {
+      MarkReady(worker);
+    }
+    return true;
+  }
+  if (!text.starts_with(kListenerRequest)) return false;
+  int port = ParsePortValue(text.substr(kListenerRequest.size()));
+  const std::vector<ListenerConfig>& configs = context_.listeners->configs();
+  std::vector<int> fds = context_.listeners->FdsForSlot(worker.slot);
+  int fd = -1;
+  for (size_t i = 0; i < configs.size() && i < fds.size(); ++i) {
+    if (configs[i].port == port) fd = fds[i];
+  }
+  Status s = fd >= 0 ? notify_socket_->Reply(d.reply_address, "OK", fd)
+                     : notify_socket_->Reply(
+                           d.reply_address,
+                           fmt::format("ERR slot {} has no listener on port {}",
+                                       worker.slot, port),
+                           -1);
+  spdlog::debug("worker {}: pid {} asked for the listener on port {}: {}",
+                worker.slot, d.sender, port,
+                s.ok() ? (fd >= 0 ? "sent" : "none") : s.message());
+  return true;
+}
+
+void Supervisor::AddCompatEnvironment(const Slot& slot,
+                                      std::vector<std::string>* env,
+                                      int next_fd) const {
+  (void)slot;
+  const CompatPlan& compat = context_.compat;
+  if (compat.shim()) {
+    auto preload = std::find_if(env->begin(), env->end(), [](const auto& e) {
+      return e.starts_with("LD_PRELOAD=");
+    });
+    if (preload == env->end()) {
+      env->push_back("LD_PRELOAD=" + compat.shim_path);
+    } else {
+      *preload = "LD_PRELOAD=" +
+                 AppendPreload(preload->substr(11), compat.shim_path);
+    }
+    std::vector<int> ports;
+    for (const ListenerConfig& l : context_.listeners->configs()) {
+      ports.push_back(l.port);
+    }
+    env->push_back("COREFORK_SHIM_PORTS=" + ShimPorts(ports, 3));
+  }
+  if (compat.node_ipc) {
+    env->push_back("NODE_CHANNEL_FD=" + std::to_string(next_fd));
+    env->push_back("NODE_CHANNEL_SERIALIZATION_MODE=json");
+  }
+}
+
+Status Supervisor::OpenIpc(Worker& worker, Fd* child_end) {
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+    return PosixError("socketpair (Node IPC)");
+  }
+  worker.ipc.Reset(pair[0]);
+  child_end->Reset(pair[1]);
+  fcntl(worker.ipc.get(), F_SETFL, O_NONBLOCK);
+  return Status::Ok();
+}
+
+void Supervisor::ReadIpc(uint64_t serial) {
+  for (auto& [pid, worker] : workers_) {
+    if (worker.serial != serial || !worker.ipc.valid()) continue;
+    char buf[4096];
+    size_t total = 0;
+    ssize_t n = 0;
+    while (total < kIpcReadPerTurn &&
+           (n = read(worker.ipc.get(), buf, sizeof buf)) > 0) {
+      total += static_cast<size_t>(n);
+      std::string_view data(buf, static_cast<size_t>(n));
+      while (!data.empty()) {
+        size_t newline = data.find('\n');
+        worker.ipc_partial += data.substr(0, newline);
+        if (worker.ipc_partial.size() > kMaxIpcMessage) {
+          return CloseIpc(worker, "a message over 64 KiB");
+        }
+        if (newline == std::string_view::npos) break;
+        std::string message = std::move(worker.ipc_partial);
+        worker.ipc_partial.clear();
+        OnIpcMessage(worker, message);
+        data.remove_prefix(newline + 1);
+      }
+    }
+    if (n == 0) CloseIpc(worker, "");  // the app closed its end
+    return;
+  }
+}
+
+void Supervisor::OnIpcMessage(Worker& worker, const std::string& json) {
+  std::string_view message = Trim(json);
+  // process.send('ready'): PM2's wait_ready.
+  if (message == "\"ready\"") {
+    MarkReady(worker);
+    return;
+  }
+  spdlog::debug("worker {} (pid {}): ignored IPC message {:.120}", worker.slot,
+                worker.pid, message);
+}
+
+void Supervisor::CloseIpc(Worker& worker, const std::string& why) {
+  if (!why.empty()) {
+    spdlog::warn("worker {} (pid {}): closing its IPC channel: {}",
+                 worker.slot, worker.pid, why);
+  }
+  worker.ipc.Reset();  // also leaves the epoll set: the fd was ours only
+  worker.ipc_partial.clear();
+}
+
+void Supervisor::AskToStop(Worker& worker) {
+  if (config_.shutdown.message && worker.ipc.valid()) {
+    static constexpr char kShutdown[] = "\"shutdown\"\n";
+    ssize_t n = send(worker.ipc.get(), kShutdown, sizeof kShutdown - 1,
+                     MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n == static_cast<ssize_t>(sizeof kShutdown - 1)) {
+      spdlog::debug("worker {} (pid {}): sent 'shutdown'", worker.slot,
+                    worker.pid);
+      return;
+    }
+    spdlog::warn("worker {} (pid {}): cannot send 'shutdown' over IPC; "
+                 "sending the stop signal instead",
+                 worker.slot, worker.pid);
+  }
+  kill(worker.pid, config_.shutdown.stop_signal);
+}
+
+std::string Supervisor::CrashLoopHint() const {
+  const CompatPlan& compat = context_.compat;
+  if (compat.shim() || compat.no_shim_reason.empty()) return "";
+  return fmt::format(
+      ". Likely cause: {}, so corefork cannot hand it the port; if it binds "
+      "PORT itself that fails with EADDRINUSE (the port is already corefork's)."
+      " Serve the socket at fd 3 (LISTEN_FDS) or bind with SO_REUSEPORT",
+      compat.no_shim_reason);
+}
+
+}  // namespace corefork
