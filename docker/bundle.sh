@@ -64,6 +64,12 @@ else
   cp "$bin" "$out/bin/corefork"
 fi
 chmod 0755 "$out/bin/corefork"
+# The listen shim (LD_PRELOAD into workers) sits in lib/, where corefork
+# looks for it (BIN/../lib); it needs nothing but the image's libc.
+shim="$(dirname "$bin")/libcorefork-listen.so"
+[ -f "$shim" ] || die "$shim not found (build the corefork-listen target)"
+cp "$shim" "$out/lib/libcorefork-listen.so"
+chmod 0644 "$out/lib/libcorefork-listen.so"
 
 shipped=()
 while read -r soname path; do

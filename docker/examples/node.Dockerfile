@@ -50,5 +50,8 @@ STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["/usr/local/bin/corefork-probe", "/readyz"]
 # Node is started directly (not through npm) so SIGTERM reaches node itself.
-ENTRYPOINT ["/opt/corefork/bin/corefork", "--config", "/etc/corefork/corefork.yaml", "--"]
+# corefork's options stay out of ENTRYPOINT's tail: CMD (or the chart's args)
+# may carry options too, e.g. CMD ["--workers", "2", "--", "node", "x.js"].
+ENV COREFORK_CONFIG=/etc/corefork/corefork.yaml
+ENTRYPOINT ["/opt/corefork/bin/corefork"]
 CMD ["node", "server.js"]

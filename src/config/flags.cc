@@ -237,7 +237,8 @@ std::string UsageText() {
        corefork check-config FILE
 
 Runs COMMAND as a pool of prefork workers, as many as the container's CPU
-limit allows, each handed an already-bound listening socket as fd 3.
+limit allows, all serving one port: an app that binds PORT itself gets its
+worker's socket, and one written for socket activation finds it at fd 3.
 Options end at `--` or at the first argument that is not an option.
 
 Options:
@@ -250,6 +251,12 @@ Options:
   --log-level LEVEL            trace|debug|info|warn|error|critical|off (default: info)
   --drain-delay DURATION       keep serving this long after SIGTERM (default: 5s)
   --shutdown-timeout DURATION  then wait this long before SIGKILL (default: 30s)
+  --ready-mode MODE            auto|listen|notify|none: when a worker counts as
+                               ready (default: auto = listen with the shim)
+  --compat-listen auto|off     hand the port to apps that bind it themselves
+                               (LD_PRELOAD shim; default: auto)
+  --compat-node-ipc auto|on|off  NODE_CHANNEL_FD for process.send (default:
+                               auto = on for node, npm, npx, yarn)
   --root DIR                   read /proc and /sys under DIR (for tests)
   -h, --help                   show this help and exit
   -V, --version                show the version and exit

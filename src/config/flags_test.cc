@@ -92,6 +92,24 @@ TEST(FlagsTest, RunModeSplitsOptionsFromTheCommand) {
   }
 }
 
+// ENTRYPOINT ["corefork", "--"] with options in CMD would exec "--config".
+TEST(FlagsTest, RefusesACommandThatIsOneOfOurOptions) {
+  const Strings cases[] = {{"--", "--config", "/etc/c.yaml", "--", "node"},
+                           {"--", "--workers=2", "node"},
+                           {"--", "--compat-listen", "off"}};
+  for (const Strings& args : cases) {
+    Parsed p = Parse(args);
+    EXPECT_FALSE(p.ok) << args[1];
+    ASSERT_EQ(p.errors.size(), 1u) << args[1];
+    EXPECT_NE(p.errors[0].find("is a corefork option"), std::string::npos)
+        << p.errors[0];
+    EXPECT_NE(p.errors[0].find("ENTRYPOINT [\"corefork\"]"), std::string::npos)
+        << p.errors[0];
+  }
+  // Anything else that starts with dashes is the app's business.
+  EXPECT_TRUE(Parse({"--", "--inspect", "x"}).ok);
+}
+
 TEST(FlagsTest, ConfigAndRootAreNotOverrides) {
   Parsed p = Parse({"--config", "/etc/c.yaml", "--root=/tmp/fake", "app"});
   ASSERT_TRUE(p.ok);

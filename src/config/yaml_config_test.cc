@@ -233,6 +233,20 @@ TEST(ConfigYamlTest, ErrorsNamePositionKeyAndExpectation) {
       {"env bad name", "env:\n  A=B: 1\n",
        "corefork.yaml:2:3: env: expected a variable name without '=', got "
        "\"A=B\""},
+      {"env reserved PORT", "env:\n  PORT: 80\n",
+       "corefork.yaml:2:3: env: PORT is set by corefork for every worker "
+       "(LISTEN_*, NOTIFY_SOCKET, PORT, WATCHDOG_*, NODE_CHANNEL_*, "
+       "COREFORK_* are reserved); use `port:`, `ready:` or `compat:` instead"},
+      {"env reserved prefix", "env:\n  COREFORK_WORKER_ID: 1\n",
+       "corefork.yaml:2:3: env: COREFORK_WORKER_ID is set by corefork for "
+       "every worker (LISTEN_*, NOTIFY_SOCKET, PORT, WATCHDOG_*, "
+       "NODE_CHANNEL_*, COREFORK_* are reserved); use `port:`, `ready:` or "
+       "`compat:` instead"},
+      {"compat listen", "compat:\n  listen: on\n",
+       "corefork.yaml:2:11: compat.listen: expected auto or off, got \"on\""},
+      {"shutdown message", "shutdown:\n  message: maybe\n",
+       "corefork.yaml:2:12: shutdown.message: expected true or false, got "
+       "\"maybe\""},
       {"top level list", "- workers: 2\n",
        "corefork.yaml:1:1: expected a map of settings (key: value) at the top "
        "level, got a list"},
@@ -440,7 +454,7 @@ control: {socket: /run/app/control.sock}
     const char* error;
   } cases[] = {
       {"ready: {mode: maybe}\n",
-       "corefork.yaml:1:15: ready.mode: expected none, notify or fd, got "
+       "corefork.yaml:1:15: ready.mode: expected auto, none, notify, fd or listen, got "
        "\"maybe\""},
       {"ready: {min_workers: 150%}\n",
        "corefork.yaml:1:22: ready.min_workers: expected a count like 2 or a "
