@@ -96,5 +96,43 @@ TEST_F(Pid1Test, ServesReapsAndExits0OnSigterm) {
   }
 }
 
+// A daemon that left its worker's process group (setsid) is out of reach of
+// the group kill; as PID 1 corefork ends it before it exits, politely first.
+TEST_F(Pid1Test, EndsProcessesThatLeftTheirGroup) {
+  const int port = FreePort();
+  const std::string marker = Path("daemon.pid");
+  // The daemon writes its host-visible identity: its /proc/self/stat start
+  // makes a unique cmdline to find it by from outside the namespace.
+  const std::string script = "setsid sh -c 'echo $$ > " + marker +
+                             "; exec sleep 4242' & exec " HELLO_BIN;
+  pid_t cf =
+      StartAsPid1({"--workers", "1", "--host", "127.0.0.1", "--port",
+                   std::to_string(port), "--drain-delay", "50ms",
+                   "--shutdown-timeout", "3s", "--", "/bin/sh", "-c", script});
+  ASSERT_GT(cf, 0) << "no pid-1 child of unshare";
+  ASSERT_TRUE(WaitServing(*unshare_, port));
+  pid_t daemon = -1;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        for (pid_t p : DescendantsOf(cf)) {
+          std::optional<std::string> cmd =
+              TryReadFile("/proc/" + std::to_string(p) + "/cmdline");
+          if (cmd && *cmd == std::string("sleep\0004242\000", 11)) daemon = p;
+        }
+        return daemon > 0;
+      },
+      milliseconds(3000)))
+      << "the setsid daemon never showed up";
+  ASSERT_EQ(kill(cf, SIGTERM), 0);
+  std::optional<int> code = unshare_->WaitExit(milliseconds(8000));
+  ASSERT_TRUE(code.has_value()) << "corefork (pid 1) did not exit";
+  EXPECT_EQ(*code, 0);
+  EXPECT_TRUE(PollUntil([&] { return ProcessGone(daemon); }, milliseconds(2000)))
+      << "daemon " << daemon << " outlived corefork";
+  EXPECT_NE(unshare_->Stderr().find("sent SIGTERM to every remaining process"),
+            std::string::npos)
+      << unshare_->Stderr();
+}
+
 }  // namespace
 }  // namespace corefork::harness
