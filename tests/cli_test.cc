@@ -78,6 +78,9 @@ TEST_P(ExecFailureTest, ExitsAtOnceWithAClearMessage) {
   } else if (command == "DIRECTORY") {
     command = Path("appdir");
     ASSERT_EQ(mkdir(command.c_str(), 0755), 0);
+  } else if (command == "NOT_ELF") {
+    command = Path("app.txt");  // executable, but neither ELF nor #!
+    ASSERT_TRUE(WriteFile(command, "console.log(1)\n", 0755));
   }
   const auto start = Clock::now();
   Process& cf =
@@ -87,6 +90,8 @@ TEST_P(ExecFailureTest, ExitsAtOnceWithAClearMessage) {
   ASSERT_TRUE(code.has_value());
   EXPECT_EQ(*code, c.exit_code) << cf.Stderr();
   EXPECT_LT(Clock::now() - start, milliseconds(3000)) << "not at once";
+  // Found out before anything was bound, not by the first worker's exec.
+  EXPECT_FALSE(ContainsNoCase(cf.Stderr(), "listening on")) << cf.Stderr();
   EXPECT_TRUE(ContainsNoCase(cf.Stderr(), command))
       << "stderr does not name " << command << ":\n"
       << cf.Stderr();
@@ -104,7 +109,9 @@ INSTANTIATE_TEST_SUITE_P(
                  "No such file or directory"},
         ExecCase{"MissingInPath", "corefork-no-such-app-in-path", 127, ""},
         ExecCase{"NotExecutable", "NOT_EXECUTABLE", 126, "Permission denied"},
-        ExecCase{"Directory", "DIRECTORY", 126, ""}),
+        ExecCase{"Directory", "DIRECTORY", 126, "is a directory"},
+        ExecCase{"NotElfNorScript", "NOT_ELF", 126,
+                 "not an ELF binary or a script"}),
     [](const auto& info) { return info.param.name; });
 
 TEST_F(CliTest, UsageErrorsExit2) {

@@ -100,11 +100,12 @@ TEST_F(Pid1Test, ServesReapsAndExits0OnSigterm) {
 // the group kill; as PID 1 corefork ends it before it exits, politely first.
 TEST_F(Pid1Test, EndsProcessesThatLeftTheirGroup) {
   const int port = FreePort();
-  const std::string marker = Path("daemon.pid");
-  // The daemon writes its host-visible identity: its /proc/self/stat start
-  // makes a unique cmdline to find it by from outside the namespace.
-  const std::string script = "setsid sh -c 'echo $$ > " + marker +
-                             "; exec sleep 4242' & exec " HELLO_BIN;
+  const std::string got_term = Path("daemon.term");
+  // The daemon notes a polite SIGTERM (the kernel's SIGKILL at PID 1's exit
+  // would give it no chance to); $0 = "daemon-4242" finds it from outside.
+  const std::string script =
+      "setsid sh -c 'trap \"echo term > " + got_term +
+      "; exit 0\" TERM; while :; do sleep 0.1; done' daemon-4242 & exec " HELLO_BIN;
   pid_t cf =
       StartAsPid1({"--workers", "1", "--host", "127.0.0.1", "--port",
                    std::to_string(port), "--drain-delay", "50ms",
@@ -117,7 +118,10 @@ TEST_F(Pid1Test, EndsProcessesThatLeftTheirGroup) {
         for (pid_t p : DescendantsOf(cf)) {
           std::optional<std::string> cmd =
               TryReadFile("/proc/" + std::to_string(p) + "/cmdline");
-          if (cmd && *cmd == std::string("sleep\0004242\000", 11)) daemon = p;
+          if (cmd && cmd->find("daemon-4242") != std::string::npos &&
+              cmd->starts_with(std::string("sh\0-c", 5))) {
+            daemon = p;
+          }
         }
         return daemon > 0;
       },
@@ -129,6 +133,7 @@ TEST_F(Pid1Test, EndsProcessesThatLeftTheirGroup) {
   EXPECT_EQ(*code, 0);
   EXPECT_TRUE(PollUntil([&] { return ProcessGone(daemon); }, milliseconds(2000)))
       << "daemon " << daemon << " outlived corefork";
+  EXPECT_TRUE(FileExists(got_term)) << "the daemon got no SIGTERM first";
   EXPECT_NE(unshare_->Stderr().find("sent SIGTERM to every remaining process"),
             std::string::npos)
       << unshare_->Stderr();
