@@ -3,13 +3,17 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string_view>
 #include <system_error>
 #include <utility>
+
+#include "util/file.h"
+#include "util/status.h"
 
 namespace corefork {
 namespace {
@@ -28,14 +32,29 @@ constexpr double kMinCpus = 0.001;
 // cgroup namespace (a busy host has thousands of cgroups).
 constexpr int kMaxScannedDirs = 10000;
 
+// Interface files (cpu.max, memory.max, cpuset lists, /proc/self/status)
+// are a few hundred bytes; /proc and /sys report size 0, so only a cap
+// bounds the read. mountinfo and cgroup.procs grow with the host (thousands
+// of mounts, every pid of a busy cgroup) and get more room.
+constexpr size_t kMaxInterfaceFileBytes = 64 << 10;
+constexpr size_t kMaxListFileBytes = 8 << 20;
+
 // ---- Small parsers -------------------------------------------------------
 
-std::optional<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+// nullopt when missing, unreadable, not a regular file (a FIFO or device
+// planted in a fixture or a writable cgroup dir) or over the cap: such a
+// file tells us nothing, and reading it must never block start-up. Absence
+// is normal (each kernel has its own files); anything else is noted.
+std::optional<std::string> ReadFile(const std::string& path,
+                                    std::vector<std::string>* notes,
+                                    size_t max_bytes = kMaxInterfaceFileBytes) {
+  Result<std::string> text = ReadFileBounded(path, max_bytes);
+  if (text.ok()) return std::move(text).value();
+  if (notes != nullptr && text.status().message() != std::strerror(ENOENT)) {
+    notes->push_back(
+        fmt::format("{}: {}; ignored", path, text.status().message()));
+  }
+  return std::nullopt;
 }
 
 std::string_view Trim(std::string_view s) {
@@ -223,7 +242,8 @@ int LevelsAboveNamespace(const std::string& mount_root) {
 }
 
 bool ProcsListPid(const std::string& dir, const std::string& pid) {
-  std::optional<std::string> procs = ReadFile(dir + "/cgroup.procs");
+  std::optional<std::string> procs =
+      ReadFile(dir + "/cgroup.procs", nullptr, kMaxListFileBytes);
   if (!procs) return false;
   std::istringstream in(*procs);
   for (std::string line; std::getline(in, line);) {
@@ -337,7 +357,7 @@ std::optional<Hierarchy> FindV2(const Context& ctx,
   if (m == nullptr) return std::nullopt;
   std::string mount = UnderRoot(ctx, m->mount_point);
   // Absent file (old kernels, odd mounts): try the interface files anyway.
-  if (auto available = ReadFile(mount + "/cgroup.controllers")) {
+  if (auto available = ReadFile(mount + "/cgroup.controllers", ctx.notes)) {
     if (!Contains(SplitWords(*available), controller)) {
       ctx.notes->push_back(
           fmt::format("{}: cgroup v2 at {} does not offer this controller",
@@ -398,7 +418,7 @@ std::optional<double> ReadQuota(const Hierarchy& h, const std::string& dir,
                                 std::vector<std::string>* notes) {
   if (h.version == "v2") {
     *source = dir + "/cpu.max";
-    std::optional<std::string> text = ReadFile(*source);
+    std::optional<std::string> text = ReadFile(*source, notes);
     if (!text) return std::nullopt;
     std::vector<std::string> words = SplitWords(*text);
     if (words.size() == 2) {
@@ -407,10 +427,10 @@ std::optional<double> ReadQuota(const Hierarchy& h, const std::string& dir,
     return QuotaCores(Trim(*text), "(none)", *source, notes);
   }
   *source = dir + "/cpu.cfs_quota_us";
-  std::optional<std::string> quota = ReadFile(*source);
+  std::optional<std::string> quota = ReadFile(*source, notes);
   if (!quota) return std::nullopt;
   std::string period =
-      ReadFile(dir + "/cpu.cfs_period_us").value_or("(missing)");
+      ReadFile(dir + "/cpu.cfs_period_us", notes).value_or("(missing)");
   return QuotaCores(Trim(*quota), Trim(period), *source, notes);
 }
 
@@ -436,7 +456,7 @@ void ReadCpuset(const Hierarchy& h, CgroupInfo* info) {
   for (const std::string& dir : Levels(h)) {
     for (const std::string& name : names) {
       std::string path = dir + "/" + name;
-      std::optional<std::string> text = ReadFile(path);
+      std::optional<std::string> text = ReadFile(path, &info->notes);
       if (!text) continue;
       std::optional<int> count = CountCpuList(*text);
       if (!count) {
@@ -453,7 +473,7 @@ void ReadCpuset(const Hierarchy& h, CgroupInfo* info) {
 
 std::optional<uint64_t> ReadMemoryFile(const std::string& path,
                                        std::vector<std::string>* notes) {
-  std::optional<std::string> text = ReadFile(path);
+  std::optional<std::string> text = ReadFile(path, notes);
   if (!text) return std::nullopt;
   std::string_view value = Trim(*text);
   if (value == "max" || value == "-1") return std::nullopt;
@@ -492,7 +512,7 @@ void ReadCpuCounts(const Context& ctx, const std::string& status,
     info->notes.push_back("no Cpus_allowed_list in /proc/self/status");
   }
   std::string online = UnderRoot(ctx, "/sys/devices/system/cpu/online");
-  std::optional<std::string> text = ReadFile(online);
+  std::optional<std::string> text = ReadFile(online, nullptr);
   info->host_cpus = text ? CountCpuList(*text).value_or(0) : 0;
   if (info->host_cpus <= 0) {
     info->host_cpus = std::max(info->affinity_cpus, 1);
@@ -508,10 +528,16 @@ double EffectiveCpus(const CgroupInfo& info) {
   return std::max(cpus, kMinCpus);
 }
 
-std::string ReadProcFile(const Context& ctx, const std::string& path) {
-  std::optional<std::string> text = ReadFile(UnderRoot(ctx, path));
-  if (!text) ctx.notes->push_back("cannot read " + UnderRoot(ctx, path));
-  return text.value_or("");
+std::string ReadProcFile(const Context& ctx, const std::string& path,
+                         size_t max_bytes = kMaxInterfaceFileBytes) {
+  const std::string full = UnderRoot(ctx, path);
+  Result<std::string> text = ReadFileBounded(full, max_bytes);
+  if (!text.ok()) {
+    ctx.notes->push_back(
+        fmt::format("cannot read {}: {}", full, text.status().message()));
+    return "";
+  }
+  return std::move(text).value();
 }
 
 }  // namespace
@@ -523,7 +549,8 @@ CgroupInfo DetectCgroup(const std::string& root) {
   while (!ctx.root.empty() && ctx.root.back() == '/') ctx.root.pop_back();
   ctx.notes = &info.notes;
   ctx.cgroups = ParseProcCgroup(ReadProcFile(ctx, "/proc/self/cgroup"));
-  ctx.mounts = ParseMountinfo(ReadProcFile(ctx, "/proc/self/mountinfo"));
+  ctx.mounts = ParseMountinfo(
+      ReadProcFile(ctx, "/proc/self/mountinfo", kMaxListFileBytes));
   std::string status = ReadProcFile(ctx, "/proc/self/status");
   ctx.pid = StatusField(status, "Pid").value_or("");
   ReadCpuCounts(ctx, status, &info);

@@ -2,11 +2,15 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -190,6 +194,105 @@ TEST(CgroupTest, ReadsMountinfoLinesLongerThanAnyBuffer) {
   EXPECT_EQ(info.version, "v2");
   EXPECT_EQ(info.cpu_quota_cores, 2.5);
   EXPECT_TRUE(info.notes.empty()) << Notes(info);
+}
+
+// Runs DetectCgroup(root) in a child process, so a read that blocks (a FIFO
+// opened for reading) or never ends (/dev/zero) fails the test at the
+// deadline instead of hanging it. Returns the notes, one per line, or
+// nullopt when the child did not finish in time.
+std::optional<std::string> DetectWithDeadline(const std::string& root,
+                                              std::string* quota) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return std::nullopt;
+  pid_t pid = fork();
+  if (pid == 0) {
+    CgroupInfo info = DetectCgroup(root);
+    std::string out =
+        (info.cpu_quota_cores ? std::to_string(*info.cpu_quota_cores)
+                              : std::string("none")) +
+        "\n";
+    for (const std::string& n : info.notes) out += n + "\n";
+    size_t done = 0;
+    while (done < out.size()) {
+      ssize_t n = write(p[1], out.data() + done, out.size() - done);
+      if (n <= 0) _exit(1);
+      done += static_cast<size_t>(n);
+    }
+    _exit(0);
+  }
+  close(p[1]);
+  std::string out;
+  bool finished = false;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd pfd{p[0], POLLIN, 0};
+    if (poll(&pfd, 1, 100) <= 0) continue;
+    char buf[4096];
+    ssize_t n = read(p[0], buf, sizeof buf);
+    if (n <= 0) {
+      finished = true;
+      break;
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+  close(p[0]);
+  if (!finished) kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!finished || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return std::nullopt;
+  }
+  size_t nl = out.find('\n');
+  *quota = out.substr(0, nl);
+  return out.substr(nl + 1);
+}
+
+// A FIFO or a device where an interface file should be (a planted file in a
+// writable cgroup dir, a bad fixture) is skipped with a note: never waited
+// on, never read without end.
+TEST(CgroupTest, FifoAndDeviceFilesAreRefusedWithoutBlocking) {
+  ScratchTree tree("v2_numeric");
+  const std::string cpu_max = tree.root() + "/sys/fs/cgroup/ctr/cpu.max";
+  const std::string status = tree.root() + "/proc/self/status";
+  const std::string memory = tree.root() + "/sys/fs/cgroup/ctr/memory.max";
+  fs::remove(cpu_max);
+  ASSERT_EQ(mkfifo(cpu_max.c_str(), 0600), 0);
+  fs::remove(memory);
+  fs::create_symlink("/dev/zero", memory);
+  std::string quota;
+  std::optional<std::string> notes = DetectWithDeadline(tree.root(), &quota);
+  ASSERT_TRUE(notes.has_value()) << "DetectCgroup blocked on a FIFO or "
+                                    "/dev/zero for 10 s";
+  EXPECT_EQ(quota, "none");
+  EXPECT_NE(notes->find(cpu_max + ": is a FIFO, not a regular file; ignored"),
+            std::string::npos)
+      << *notes;
+  EXPECT_NE(notes->find(memory +
+                        ": is a character device, not a regular file; ignored"),
+            std::string::npos)
+      << *notes;
+
+  // /proc/self/status as a FIFO: noted like a missing file.
+  fs::remove(status);
+  ASSERT_EQ(mkfifo(status.c_str(), 0600), 0);
+  notes = DetectWithDeadline(tree.root(), &quota);
+  ASSERT_TRUE(notes.has_value()) << "blocked on a FIFO /proc/self/status";
+  EXPECT_NE(
+      notes->find("cannot read " + status + ": is a FIFO, not a regular file"),
+      std::string::npos)
+      << *notes;
+}
+
+// An interface file is a few bytes; a huge one is refused, not slurped.
+TEST(CgroupTest, OversizedInterfaceFileIsIgnoredWithANote) {
+  ScratchTree tree("v2_numeric");
+  tree.Write("sys/fs/cgroup/ctr/cpu.max",
+             "250000 100000\n" + std::string(1 << 20, ' '));
+  CgroupInfo info = DetectCgroup(tree.root());
+  EXPECT_EQ(info.cpu_quota_cores, std::nullopt);
+  EXPECT_TRUE(HasNote(info, "cpu.max: larger than 65536 bytes; ignored"))
+      << Notes(info);
 }
 
 TEST(CgroupTest, CpuMaxAndCpuListVariants) {

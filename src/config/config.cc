@@ -5,11 +5,8 @@
 
 #include "config/config.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <map>
 #include <string>
 #include <utility>
@@ -18,35 +15,20 @@
 #include "config/settings.h"
 #include "config/validate.h"
 #include "config/yaml_config.h"
+#include "util/file.h"
 #include "util/status.h"
 
 namespace corefork {
 namespace {
 
-// A config file is a few kilobytes; this only stops `--config /dev/zero`.
-constexpr size_t kMaxConfigBytes = 4 << 20;
+// A config file is a few kilobytes; the cap stops `--config /dev/zero`-like
+// mistakes and a runaway generated file. FIFOs and devices are refused
+// outright (ReadFileBounded), so reading never blocks start-up.
+constexpr size_t kMaxConfigBytes = 1 << 20;
 
-Result<std::string> ReadFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return PosixError("cannot read");
-  std::string text;
-  char buffer[16384];
-  while (true) {
-    ssize_t n = ::read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      return PosixError("cannot read", err);
-    }
-    if (n == 0) break;
-    text.append(buffer, static_cast<size_t>(n));
-    if (text.size() > kMaxConfigBytes) {
-      ::close(fd);
-      return Status::Error("cannot read: larger than 4 MiB");
-    }
-  }
-  ::close(fd);
+Result<std::string> ReadConfigFile(const std::string& path) {
+  Result<std::string> text = ReadFileBounded(path, kMaxConfigBytes);
+  if (!text.ok()) return text.status().Wrap("cannot read");
   return text;
 }
 
@@ -114,7 +96,7 @@ void ApplyFlags(const Invocation& invocation, Config* config, Origins* origins,
 // YAML, so nothing is known about what it meant to set.
 bool ApplyFile(const std::string& path, Config* config, Origins* origins,
                std::vector<ConfigError>* errors) {
-  Result<std::string> text = ReadFile(path);
+  Result<std::string> text = ReadConfigFile(path);
   if (!text.ok()) {
     errors->push_back(ConfigError{path, 0, 0, text.status().message()});
     return false;

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -362,8 +363,18 @@ TEST_F(ConfigLoadTest, UnreadableFileIsOneError) {
   const Case cases[] = {
       {"missing", dir_ + "/nope.yaml",
        "cannot read: No such file or directory"},
-      {"directory", dir_, "cannot read: Is a directory"},
+      {"directory", dir_, "cannot read: is a directory, not a regular file"},
+      // Neither may hang start-up or read without end.
+      {"fifo", dir_ + "/fifo.yaml",
+       "cannot read: is a FIFO, not a regular file"},
+      {"/dev/zero", "/dev/zero",
+       "cannot read: is a character device, not a regular file"},
+      {"over 1 MiB", dir_ + "/big.yaml",
+       "cannot read: larger than 1048576 bytes"},
   };
+  ASSERT_EQ(mkfifo((dir_ + "/fifo.yaml").c_str(), 0600), 0);
+  // Valid YAML all the way (a comment), just too much of it.
+  WriteFile("big.yaml", "#" + std::string(1 << 20, 'x') + "\n");
   for (const Case& c : cases) {
     Invocation invocation;  // no command: that error would only be noise
     invocation.config_path = c.path;

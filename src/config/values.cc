@@ -131,8 +131,7 @@ Result<Duration> ParseDuration(std::string_view text, Duration max) {
   // llround. Rounding first keeps "8760h" itself (and 8759.9999h) in.
   double ms = std::round(*number * scale);
   if (!(ms <= static_cast<double>(max.count()))) {
-    return Expected(fmt::format("a duration up to {}", FormatLimit(max)),
-                    text);
+    return Expected(fmt::format("a duration up to {}", FormatLimit(max)), text);
   }
   return Duration(static_cast<Duration::rep>(ms));
 }
@@ -201,13 +200,13 @@ Result<ReadyMode> ParseReadyMode(std::string_view text) {
 }
 
 Result<bool> ParseBool(std::string_view text) {
-  static constexpr std::array<std::pair<std::string_view, bool>, 6> kValues =
-      {{{"true", true},
-        {"yes", true},
-        {"on", true},
-        {"false", false},
-        {"no", false},
-        {"off", false}}};
+  static constexpr std::array<std::pair<std::string_view, bool>, 6> kValues = {
+      {{"true", true},
+       {"yes", true},
+       {"on", true},
+       {"false", false},
+       {"no", false},
+       {"off", false}}};
   return ParseChoice(text, kValues, "true or false");
 }
 
@@ -218,10 +217,10 @@ Result<CompatListen> ParseCompatListen(std::string_view text) {
 }
 
 Result<NodeIpc> ParseNodeIpc(std::string_view text) {
-  static constexpr std::array<std::pair<std::string_view, NodeIpc>, 3>
-      kModes = {{{"auto", NodeIpc::kAuto},
-                 {"on", NodeIpc::kOn},
-                 {"off", NodeIpc::kOff}}};
+  static constexpr std::array<std::pair<std::string_view, NodeIpc>, 3> kModes =
+      {{{"auto", NodeIpc::kAuto},
+        {"on", NodeIpc::kOn},
+        {"off", NodeIpc::kOff}}};
   return ParseChoice(text, kModes, "auto, on or off");
 }
 
@@ -264,7 +263,9 @@ Result<double> ParseNumber(std::string_view text, double min, bool exclusive,
     return Expected(fmt::format("a number {} {}", exclusive ? ">" : ">=", min),
                     text);
   }
-  if (*value > max) return Expected(fmt::format("a number up to {}", max), text);
+  if (*value > max) {
+    return Expected(fmt::format("a number up to {}", max), text);
+  }
   return *value;
 }
 

@@ -59,7 +59,7 @@ Result<ReadyMode> ParseReadyMode(std::string_view text);
 Result<bool> ParseBool(std::string_view text);
 
 Result<CompatListen> ParseCompatListen(std::string_view text);  // auto|off
-Result<NodeIpc> ParseNodeIpc(std::string_view text);  // auto|on|off
+Result<NodeIpc> ParseNodeIpc(std::string_view text);            // auto|on|off
 
 // ready.min_workers: an integer >= 0 ("2") or a percentage 0..100 ("50%").
 struct CountOrPercent {

@@ -24,7 +24,9 @@ TEST(ValuesTest, ParseDurationAcceptsUnitsAndBareSeconds) {
       {".25s", 250},
       {"0ms", 0},
       {"1.0006s", 1001},
-      {"100000h", 360'000'000'000},
+      {"8760h", 31'536'000'000},
+      {"525600m", 31'536'000'000},
+      {"31536000", 31'536'000'000},
   };
   for (const Case& c : cases) {
     Result<Duration> d = ParseDuration(c.text);
@@ -48,15 +50,37 @@ TEST(ValuesTest, ParseDurationRejectsJunk) {
       {"1e3s", "expected a duration like 250ms, 1.5s, 2m or 1h, got \"1e3s\""},
       {"1h30m",
        "expected a duration like 250ms, 1.5s, 2m or 1h, got \"1h30m\""},
+      // Past a year: the nanosecond deadlines built from these overflowed
+      // (a job fired continuously, shutdown SIGKILLed at once).
       {"99999999999999h",
-       "expected a duration like 250ms, 1.5s, 2m or 1h, got "
-       "\"99999999999999h\""},
+       "expected a duration up to 8760h, got \"99999999999999h\""},
+      {"9999999h", "expected a duration up to 8760h, got \"9999999h\""},
+      {"8760.001h", "expected a duration up to 8760h, got \"8760.001h\""},
+      {"8761h", "expected a duration up to 8760h, got \"8761h\""},
+      {"31536001", "expected a duration up to 8760h, got \"31536001\""},
+      {"100000h", "expected a duration up to 8760h, got \"100000h\""},
+      {"1000000000000000000000000000000000000000000000000000000000000s",
+       "expected a duration up to 8760h, got "
+       "\"100000000000000000000000000000000000000000000000000000000000...\""},
   };
   for (const Case& c : cases) {
     Result<Duration> d = ParseDuration(c.text);
     ASSERT_FALSE(d.ok()) << c.text;
     EXPECT_EQ(d.status().message(), c.message) << c.text;
   }
+}
+
+TEST(ValuesTest, ParseDurationTakesATighterMaximum) {
+  EXPECT_TRUE(ParseDuration("90s", std::chrono::seconds(90)).ok());
+  Result<Duration> d = ParseDuration("91s", std::chrono::seconds(90));
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().message(), "expected a duration up to 90s, got \"91s\"");
+  d = ParseDuration("2h", std::chrono::minutes(90));
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().message(), "expected a duration up to 90m, got \"2h\"");
+  // The maximum plus anything is still far from overflowing nanoseconds,
+  // even doubled 16 times (job retries).
+  EXPECT_LT(std::chrono::nanoseconds(kMaxDuration).count(), INT64_MAX / 2);
 }
 
 TEST(ValuesTest, ParseSizeAcceptsKubernetesQuantities) {
@@ -179,6 +203,11 @@ TEST(ValuesTest, NumbersAndRanges) {
        "expected a number > 0, got \"nan\""},
       {"number inf", ParseNumber("1e999", 0, true).status(),
        "expected a number > 0, got \"1e999\""},
+      {"number at max", ParseNumber("1000000", 1, false).status(), ""},
+      {"number huge", ParseNumber("1e300", 1, false).status(),
+       "expected a number up to 1000000, got \"1e300\""},
+      {"number custom max", ParseNumber("11", 0, true, 10).status(),
+       "expected a number up to 10, got \"11\""},
       {"port", ParsePort("8080").status(), ""},
       {"port zero", ParsePort("0").status(),
        "expected a port number 1..65535, got \"0\""},

@@ -390,13 +390,14 @@ bool ParseYaml(const std::string& text, const std::string& file_name,
   YamlReader reader(file_name, errors);
   origins->command = Origin{file_name, 0, 0, ""};
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(text);
-    if (docs.size() > 1) {
-      reader.Error(
-          reader.At(docs[1], ""),
-          fmt::format("expected one YAML document, found {}", docs.size()));
+    // Not YAML::LoadAll: it never returns on a stray "," (yaml-cpp 0.7).
+    YamlDocuments docs = LoadYamlDocuments(text);
+    if (docs.count > 1) {
+      reader.Error(reader.At(docs.second, ""),
+                   fmt::format("expected one YAML document, found {}{}",
+                               docs.count, docs.count >= 16 ? " or more" : ""));
     }
-    if (!docs.empty()) ApplyDocument(reader, docs[0], config, origins);
+    if (docs.count > 0) ApplyDocument(reader, docs.first, config, origins);
     return true;
   } catch (const YAML::Exception& e) {
     // ParserException and friends: a syntax error with yaml-cpp's mark.

@@ -1,9 +1,11 @@
 #include "config/yaml_reader.h"
 
 #include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
 
 #include <algorithm>
 #include <map>
+#include <sstream>
 
 #include "config/suggest.h"
 #include "config/values.h"
@@ -28,8 +30,60 @@ std::string JoinPath(std::string_view parent, std::string_view key) {
   return fmt::format("{}.{}", parent, key);
 }
 
+namespace {
+
+// Remembers where each document starts; ignores everything else.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    starts.push_back(mark);
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+  std::vector<YAML::Mark> starts;
+};
+
+}  // namespace
+
+YamlDocuments LoadYamlDocuments(const std::string& text, size_t max_count) {
+  YamlDocuments docs;
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts handler;
+  int last_pos = -1;
+  // Bounded by max_count; each turn consumes input or throws.
+  while (docs.count < max_count && parser.HandleNextDocument(handler)) {
+    if (handler.starts.size() <= docs.count) break;  // no start event: done
+    const YAML::Mark start = handler.starts[docs.count];
+    if (start.pos <= last_pos) {
+      throw YAML::ParserException(
+          start,
+          "cannot parse this (a stray ',', ']' or '}' outside [] or {}?)");
+    }
+    last_pos = start.pos;
+    if (docs.count == 1) docs.second = start;
+    ++docs.count;
+  }
+  // YAML::Load reads only the first document, so it cannot loop.
+  if (docs.count > 0) docs.first = YAML::Load(text);
+  return docs;
+}
+
 Origin YamlReader::At(const YAML::Node& node, std::string path) const {
-  YAML::Mark mark = node.Mark();
+  return At(node.Mark(), std::move(path));
+}
+
+Origin YamlReader::At(const YAML::Mark& mark, std::string path) const {
   if (mark.line < 0 || mark.column < 0) {
     return Origin{file_, 0, 0, std::move(path)};
   }

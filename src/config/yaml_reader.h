@@ -39,6 +39,19 @@ struct YamlField {
 // "a map", "a list", "nothing" (null) or the quoted scalar: what was found.
 std::string DescribeNode(const YAML::Node& node);
 
+// The documents of a config text, read without YAML::LoadAll: yaml-cpp
+// 0.7's LoadAll never returns on some inputs (a stray "," at block level
+// yields empty documents forever without consuming input: corefork hung at
+// start-up). Counts documents, at most `max_count`, with an event handler;
+// a document that starts where the previous one did is a syntax error.
+// Throws YAML::Exception (with a mark) like LoadAll.
+struct YamlDocuments {
+  YAML::Node first;   // the first document; null when there is none
+  size_t count = 0;   // documents found, at most max_count
+  YAML::Mark second;  // where the second one starts, when count >= 2
+};
+YamlDocuments LoadYamlDocuments(const std::string& text, size_t max_count = 16);
+
 // "parent.key", or "key" at the top level.
 std::string JoinPath(std::string_view parent, std::string_view key);
 
@@ -55,6 +68,7 @@ class YamlReader {
 
   // Position of `node` (1-based); line 0 if yaml-cpp has none.
   Origin At(const YAML::Node& node, std::string path) const;
+  Origin At(const YAML::Mark& mark, std::string path) const;
   // The value's position, or the key's when the value is null: yaml-cpp
   // marks an empty value at the token after it.
   Origin At(const YamlEntry& entry) const;

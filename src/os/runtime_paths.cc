@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,14 +11,41 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "os/fd.h"
+
 namespace corefork {
 namespace {
 
-std::string DefaultDirectory() {
-  if (access("/run", W_OK) == 0) return "/run/corefork";
+constexpr mode_t kNoGroupOrOther = 077;
+constexpr mode_t kNoGroupOrOtherWrite = 022;
+
+struct DefaultDir {
+  std::string path;
+  mode_t forbidden_mode = kNoGroupOrOther;
+};
+
+DefaultDir ChooseDefaultDirectory() {
+  const uid_t uid = geteuid();
+  // Only root (or whoever may write /run) can create /run/corefork, so a
+  // world-readable one made by an image build is fine; it must not be
+  // writable by others.
+  if (access("/run", W_OK) == 0) {
+    return {"/run/corefork", kNoGroupOrOtherWrite};
+  }
+  if (CheckPrivateDirectory("/run/corefork", uid, kNoGroupOrOther).ok()) {
+    return {"/run/corefork", kNoGroupOrOther};
+  }
+  const char* xdg = std::getenv("XDG_RUNTIME_DIR");
+  if (xdg != nullptr && xdg[0] == '/' &&
+      CheckPrivateDirectory(xdg, uid, kNoGroupOrOther).ok()) {
+    std::string base = xdg;
+    if (base.size() > 1 && base.back() == '/') base.pop_back();
+    return {base + "/corefork", kNoGroupOrOther};
+  }
   const char* tmp = std::getenv("TMPDIR");
-  return std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-         "/corefork-" + std::to_string(geteuid());
+  std::string base = tmp != nullptr && tmp[0] == '/' ? tmp : "/tmp";
+  if (base.size() > 1 && base.back() == '/') base.pop_back();
+  return {base + "/corefork-" + std::to_string(uid), kNoGroupOrOther};
 }
 
 // mkdir -p, new directories private to corefork's user.
@@ -52,21 +80,70 @@ void RemoveStaleNotifySockets(const std::string& dir) {
 
 }  // namespace
 
+Status CheckPrivateDirectory(const std::string& dir, uid_t uid,
+                             mode_t forbidden_mode) {
+  Fd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) {
+    int err = errno;
+    struct stat lst {};
+    if ((err == ELOOP || err == ENOTDIR) && lstat(dir.c_str(), &lst) == 0) {
+      if (S_ISLNK(lst.st_mode)) {
+        return Status::Error(
+            fmt::format("runtime directory {} is a symlink", dir));
+      }
+      return Status::Error(
+          fmt::format("runtime directory {} is not a directory", dir));
+    }
+    return PosixError("runtime directory " + dir, err);
+  }
+  // fstat on the fd we opened: no window for a swap between check and use
+  // of the name's target.
+  struct stat st {};
+  if (fstat(fd.get(), &st) != 0) return PosixError("fstat " + dir);
+  if (st.st_uid != uid) {
+    return Status::Error(
+        fmt::format("runtime directory {} is owned by uid {}, not by "
+                    "corefork's uid {}",
+                    dir, st.st_uid, uid));
+  }
+  if ((st.st_mode & forbidden_mode) != 0) {
+    return Status::Error(fmt::format(
+        "runtime directory {} has mode {:04o}; it must not grant {} (e.g. "
+        "0700)",
+        dir, st.st_mode & 07777,
+        forbidden_mode == kNoGroupOrOtherWrite
+            ? "write access to group or others"
+            : "any access to group or others"));
+  }
+  return Status::Ok();
+}
+
 Result<RuntimePaths> PrepareRuntimePaths(const Config& config) {
   RuntimePaths paths;
   const char* env = std::getenv("COREFORK_CONTROL_SOCKET");
-  if (!config.control.socket.empty()) {
-    paths.control_socket = config.control.socket;
-  } else if (env != nullptr && *env == '/') {
-    paths.control_socket = env;
+  std::string dir;
+  if (!config.control.socket.empty() || (env != nullptr && *env == '/')) {
+    paths.control_socket =
+        !config.control.socket.empty() ? config.control.socket : env;
+    dir = paths.control_socket.substr(0, paths.control_socket.rfind('/'));
+    if (dir.empty()) dir = "/";
+    Status s = MakeDirectories(dir);
+    if (!s.ok()) return s;
   } else {
-    paths.control_socket = DefaultDirectory() + "/control.sock";
+    DefaultDir chosen = ChooseDefaultDirectory();
+    dir = chosen.path;
+    paths.control_socket = dir + "/control.sock";
+    Status s = MakeDirectories(dir);
+    if (!s.ok()) return s;
+    s = CheckPrivateDirectory(dir, geteuid(), chosen.forbidden_mode);
+    if (!s.ok()) {
+      return Status::Error(fmt::format(
+          "{}: another user could replace corefork's sockets there; remove "
+          "it, or set control.socket (COREFORK_CONTROL_SOCKET) to a path in a "
+          "directory only corefork's user can write",
+          s.message()));
+    }
   }
-  std::string dir =
-      paths.control_socket.substr(0, paths.control_socket.rfind('/'));
-  if (dir.empty()) dir = "/";
-  Status s = MakeDirectories(dir);
-  if (!s.ok()) return s;
   RemoveStaleNotifySockets(dir);
   paths.notify_socket =
       (dir == "/" ? "" : dir) + "/notify-" + std::to_string(getpid()) + ".sock";

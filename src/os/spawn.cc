@@ -1,16 +1,29 @@
 #include "os/spawn.h"
 
 #include <fcntl.h>
-#include <grp.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
+
+// 32-bit x86 and ARM keep 16-bit ids in the old syscall numbers.
+#ifdef SYS_setresuid32
+#define COREFORK_SYS_SETGROUPS SYS_setgroups32
+#define COREFORK_SYS_SETRESGID SYS_setresgid32
+#define COREFORK_SYS_SETRESUID SYS_setresuid32
+#else
+#define COREFORK_SYS_SETGROUPS SYS_setgroups
+#define COREFORK_SYS_SETRESGID SYS_setresgid
+#define COREFORK_SYS_SETRESUID SYS_setresuid
+#endif
 
 namespace corefork {
 namespace {
@@ -31,7 +44,10 @@ struct ChildPlan {
   const char* workdir;
   char* pid_digits;
   gid_t gid;
-  uid_t uid;  // inside an envp entry, room for 20 digits + NUL
+  uid_t uid;
+  // Highest fd + 1 to close one by one when close_range fails: the
+  // RLIMIT_NOFILE soft limit, read by the parent (getrlimit is fine there).
+  int close_limit;
   // Written by the child before it gives up; read by the parent after vfork.
   volatile int error;
   volatile const char* step;
@@ -91,14 +107,27 @@ int MoveHigh(int fd, int floor) { return fcntl(fd, F_DUPFD, floor); }
     if (dup2(plan->scratch_fds[i], 3 + i) < 0) ChildFail(plan, "dup2");
   }
   // Whatever else is open (an HTTP thread's socket made without
-  // SOCK_CLOEXEC, say) must not leak into the app.
-  close_range(floor, UINT_MAX, 0);
-  if (plan->gid != static_cast<gid_t>(-1)) {
-    if (setgroups(1, &plan->gid) != 0) ChildFail(plan, "setgroups");
-    if (setgid(plan->gid) != 0) ChildFail(plan, "setgid");
+  // SOCK_CLOEXEC, say) must not leak into the app. close_range is missing
+  // before Linux 5.9 (ENOSYS) and refused by older seccomp profiles (EPERM):
+  // then close one by one up to the fd limit (no fd can sit above it, and
+  // listing /proc/self/fd would need opendir, which allocates).
+  if (close_range(floor, UINT_MAX, 0) != 0) {
+    for (int fd = floor; fd < plan->close_limit; ++fd) close(fd);
   }
-  if (plan->uid != static_cast<uid_t>(-1) && setuid(plan->uid) != 0) {
-    ChildFail(plan, "setuid");
+  // Raw syscalls, as glibc's own posix_spawn uses: the libc wrappers run the
+  // all-threads credential broadcast (setxid), which walks and signals the
+  // threads of the corefork process this vfork child shares memory with.
+  if (plan->gid != static_cast<gid_t>(-1)) {
+    if (syscall(COREFORK_SYS_SETGROUPS, 1, &plan->gid) != 0) {
+      ChildFail(plan, "setgroups");
+    }
+    if (syscall(COREFORK_SYS_SETRESGID, plan->gid, plan->gid, plan->gid) != 0) {
+      ChildFail(plan, "setresgid");
+    }
+  }
+  if (plan->uid != static_cast<uid_t>(-1) &&
+      syscall(COREFORK_SYS_SETRESUID, plan->uid, plan->uid, plan->uid) != 0) {
+    ChildFail(plan, "setresuid");
   }
   if (plan->workdir != nullptr && chdir(plan->workdir) != 0) {
     ChildFail(plan, "chdir");
@@ -109,6 +138,17 @@ int MoveHigh(int fd, int floor) { return fcntl(fd, F_DUPFD, floor); }
   sigprocmask(SIG_SETMASK, &none, nullptr);
   execve(plan->path, plan->argv, plan->envp);
   ChildFail(plan, "execve");
+}
+
+// The fd limit the close loop runs to. An unlimited or huge soft limit is
+// cut to the kernel's default fs.nr_open (2^20): fds above it are possible
+// only after raising nr_open, and a billion close() calls would stall the
+// loop for seconds.
+int CloseLimit() {
+  constexpr rlim_t kMaxLoop = 1 << 20;
+  struct rlimit limit {};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return static_cast<int>(kMaxLoop);
+  return static_cast<int>(std::min(limit.rlim_cur, kMaxLoop));
 }
 
 std::vector<char*> CStrings(const std::vector<std::string>& strings) {
@@ -147,6 +187,7 @@ Result<pid_t> Spawn(const SpawnOptions& options, SpawnFailure* failure) {
   plan.workdir = options.workdir.empty() ? nullptr : options.workdir.c_str();
   plan.gid = options.gid;
   plan.uid = options.uid;
+  plan.close_limit = CloseLimit();
   plan.pid_digits = pid_entry.empty()
                         ? nullptr
                         : pid_entry.data() + options.pid_env_var.size() + 1;

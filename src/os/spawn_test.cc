@@ -2,17 +2,28 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "os/fd.h"
 
@@ -185,6 +196,173 @@ TEST(SpawnTest, ResolveExecutableSearchesPath) {
 
   unlink((dir + "/noexec").c_str());
   rmdir(dir.c_str());
+}
+
+// ---- Under seccomp: what older kernels and container profiles do ----------
+
+// Installs a seccomp filter on the calling (forked, test-only) process:
+// syscall `nr` returns -1/`err`, or, when `arg2` >= 0, the process is
+// killed when it makes syscall `nr` with that third argument.
+bool InstallFilter(int nr, int err, int arg2 = -1) {
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return false;
+  const unsigned action =
+      arg2 >= 0
+          ? SECCOMP_RET_KILL_PROCESS
+          : SECCOMP_RET_ERRNO | (static_cast<unsigned>(err) & SECCOMP_RET_DATA);
+  const unsigned wanted_nr = static_cast<unsigned>(nr);
+  std::vector<sock_filter> filter = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+  };
+  if (arg2 < 0) {
+    filter.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, wanted_nr, 0, 1));
+  } else {
+    filter.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, wanted_nr, 0, 3));
+    // Low 32 bits of args[2] (little-endian).
+    filter.push_back(
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[2])));
+    filter.push_back(
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<unsigned>(arg2), 0, 1));
+  }
+  filter.push_back(BPF_STMT(BPF_RET | BPF_K, action));
+  filter.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+  sock_fprog prog{static_cast<unsigned short>(filter.size()), filter.data()};
+  return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) == 0;
+}
+
+// Runs `body` in a forked child (so its seccomp filter and threads stay
+// there) and returns what it returned, or nullopt if it did not finish
+// within 10 s or died.
+std::optional<std::string> InChild(const std::function<std::string()>& body) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return std::nullopt;
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(p[0]);
+    std::string out = body();
+    size_t done = 0;
+    while (done < out.size()) {
+      ssize_t n = write(p[1], out.data() + done, out.size() - done);
+      if (n <= 0) _exit(1);
+      done += static_cast<size_t>(n);
+    }
+    _exit(0);
+  }
+  close(p[1]);
+  std::string out;
+  bool finished = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!finished && std::chrono::steady_clock::now() < deadline) {
+    pollfd pfd{p[0], POLLIN, 0};
+    if (poll(&pfd, 1, 100) <= 0) continue;
+    char buf[4096];
+    ssize_t n = read(p[0], buf, sizeof buf);
+    if (n <= 0) finished = true;
+    if (n > 0) out.append(buf, static_cast<size_t>(n));
+  }
+  close(p[0]);
+  if (!finished) kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!finished || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+// Spawns /bin/sh -c `script` with stdout captured; returns its output and
+// puts its wait status in *status.
+std::string SpawnAndRead(SpawnOptions options, const std::string& script,
+                         int* status) {
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) != 0) return "pipe failed";
+  Fd read_end(out[0]), write_end(out[1]);
+  options.path = "/bin/sh";
+  options.argv = {"sh", "-c", script};
+  options.env = {"PATH=/usr/bin:/bin"};
+  options.stdout_fd = write_end.get();
+  Result<pid_t> pid = Spawn(options);
+  if (!pid.ok()) return "spawn failed: " + pid.status().message();
+  write_end.Reset();
+  std::string output;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(read_end.get(), buf, sizeof buf)) > 0) output.append(buf, n);
+  waitpid(*pid, status, 0);
+  return output;
+}
+
+// With close_range refused (ENOSYS before Linux 5.9, EPERM under older
+// seccomp profiles) an fd without O_CLOEXEC far above the passed ones must
+// still not reach the child.
+TEST(SpawnTest, ClosesStrayFdsWhenCloseRangeIsRefused) {
+  for (int err : {ENOSYS, EPERM}) {
+    std::optional<std::string> fds = InChild([err]() -> std::string {
+      rlimit limit{1024, 1024};
+      if (setrlimit(RLIMIT_NOFILE, &limit) != 0) return "setrlimit failed";
+      int devnull = open("/dev/null", O_RDONLY);  // no O_CLOEXEC on purpose
+      if (devnull < 0 || dup2(devnull, 1000) != 1000 ||
+          dup2(devnull, 40) != 40) {
+        return "dup2 failed";
+      }
+      if (!InstallFilter(SYS_close_range, err)) return "seccomp failed";
+      if (syscall(SYS_close_range, 5000, 5001, 0) != -1 || errno != err) {
+        return "filter not in effect";
+      }
+      int status = 0;
+      std::string out = SpawnAndRead({}, "ls /proc/$$/fd", &status);
+      return out + (WIFEXITED(status) && WEXITSTATUS(status) == 0
+                        ? ""
+                        : "child failed\n");
+    });
+    ASSERT_TRUE(fds.has_value()) << "errno " << err;
+    std::string list = "\n" + *fds;
+    EXPECT_EQ(list.find("\n40\n"), std::string::npos)
+        << "errno " << err << ": fd 40 leaked:" << list;
+    EXPECT_EQ(list.find("\n1000\n"), std::string::npos)
+        << "errno " << err << ": fd 1000 leaked:" << list;
+    EXPECT_NE(list.find("\n0\n"), std::string::npos) << list;
+  }
+}
+
+// Dropping to another user in the vfork child must not go through glibc's
+// setgroups/setgid/setuid: with other threads alive those run the
+// all-threads credential broadcast (tgkill with SIGSETXID, __SIGRTMIN + 1)
+// from inside the child, on the parent's thread list. The filter kills the
+// child if it tries; the raw syscalls never do.
+TEST(SpawnTest, DropsPrivilegesWithoutTheThreadBroadcast) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to change user";
+  std::optional<std::string> out = InChild([]() -> std::string {
+    int wake[2];
+    if (pipe2(wake, O_CLOEXEC) != 0) return "pipe failed";
+    // A second thread: corefork always has some (admin, control, logging).
+    std::thread other([fd = wake[0]] {
+      char c;
+      while (read(fd, &c, 1) < 0 && errno == EINTR) {
+      }
+    });
+    constexpr int kSigSetXid = 33;
+    std::string result;
+    if (!InstallFilter(SYS_tgkill, 0, kSigSetXid)) {
+      result = "seccomp failed";
+    } else {
+      SpawnOptions options;
+      options.uid = 65534;
+      options.gid = 65534;
+      int status = 0;
+      result = SpawnAndRead(options, "id -u; id -g; id -G", &status);
+      if (WIFSIGNALED(status)) {
+        result +=
+            "child killed by signal " + std::to_string(WTERMSIG(status)) + "\n";
+      }
+    }
+    // This thread kept its identity.
+    result += "parent uid " + std::to_string(geteuid()) + "\n";
+    if (write(wake[1], "x", 1) != 1) result += "wake failed\n";
+    other.join();
+    return result;
+  });
+  ASSERT_TRUE(out.has_value());
+  EXPECT_EQ(*out, "65534\n65534\n65534\nparent uid 0\n");
 }
 
 }  // namespace

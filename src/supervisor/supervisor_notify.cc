@@ -4,9 +4,9 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <fstream>
 
 #include "supervisor/supervisor.h"
+#include "util/file.h"
 #include "util/format.h"
 
 namespace corefork {
@@ -19,8 +19,10 @@ constexpr int kMaxPipeReadsPerTurn = 16;  // x 4 KiB
 
 // The parent pid of `pid` from /proc/PID/stat, or 0.
 pid_t ParentOf(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), {});
+  Result<std::string> read =
+      ReadFileBounded("/proc/" + std::to_string(pid) + "/stat", 4096);
+  if (!read.ok()) return 0;
+  const std::string& text = *read;
   size_t close = text.rfind(')');  // comm may contain spaces and parens
   if (close == std::string::npos) return 0;
   char state = 0;

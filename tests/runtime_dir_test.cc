@@ -1,0 +1,89 @@
+// Whole-binary test of the runtime directory (issue 9): a non-root corefork
+// whose default socket directory ($TMPDIR/corefork-UID) was made first by
+// another user (`mkdir -m 777`) refuses to start (exit 3, before any port is
+// bound) and names the directory; with a clean $TMPDIR it creates the
+// directory 0700 and starts. Runs corefork as uid 65534 through setpriv, so
+// it needs root and util-linux's setpriv.
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <optional>
+#include <string>
+
+#include "support/process.h"
+#include "support/util.h"
+
+namespace corefork::harness {
+namespace {
+
+constexpr uid_t kNobody = 65534;
+
+class RuntimeDirTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root to run corefork as 65534";
+    if (access("/usr/bin/setpriv", X_OK) != 0) GTEST_SKIP() << "no setpriv";
+    // A shared, sticky /tmp of our own (the test's TempDir is 0700).
+    ASSERT_EQ(chmod(dir_.path().c_str(), 0755), 0);
+    tmp_ = dir_.Path("tmp");
+    ASSERT_EQ(mkdir(tmp_.c_str(), 0700), 0);
+    ASSERT_EQ(chmod(tmp_.c_str(), 01777), 0);
+    runtime_ = tmp_ + "/corefork-" + std::to_string(kNobody);
+  }
+
+  // corefork as uid/gid 65534 with $TMPDIR = tmp_ and no explicit control
+  // socket, so it picks the default directory.
+  std::unique_ptr<Process> StartAsNobody(int port) {
+    return std::make_unique<Process>(
+        std::vector<std::string>{"/usr/bin/setpriv", "--reuid=65534",
+                                 "--regid=65534", "--clear-groups", "--",
+                                 COREFORK_BIN, "--workers", "1", "--port",
+                                 std::to_string(port), "--", HELLO_BIN},
+        std::map<std::string, std::string>{
+            {"TMPDIR", tmp_},
+            {"XDG_RUNTIME_DIR", ""},
+            {"COREFORK_CONTROL_SOCKET", ""},
+            {"COREFORK_ADMIN", "127.0.0.1:" + std::to_string(FreePort())}});
+  }
+
+  TempDir dir_;
+  std::string tmp_, runtime_;
+};
+
+TEST_F(RuntimeDirTest, RefusesADirectoryAnotherUserMadeFirst) {
+  // What `mkdir -m 777 /tmp/corefork-65534` by root (any other user) does.
+  ASSERT_EQ(mkdir(runtime_.c_str(), 0777), 0);
+  ASSERT_EQ(chmod(runtime_.c_str(), 0777), 0);
+  const int port = FreePort();
+  std::unique_ptr<Process> cf = StartAsNobody(port);
+  ASSERT_TRUE(cf->ok()) << cf->error();
+  std::optional<int> code = cf->WaitExit(Millis(10000));
+  ASSERT_TRUE(code.has_value()) << "corefork started anyway:\n" << cf->Stderr();
+  EXPECT_EQ(*code, 3) << cf->Stderr();
+  EXPECT_NE(cf->Stderr().find("runtime directory " + runtime_ +
+                              " is owned by uid 0, not by corefork's uid "
+                              "65534"),
+            std::string::npos)
+      << cf->Stderr();
+  // Nothing of ours landed in the other user's directory.
+  EXPECT_FALSE(FileExists(runtime_ + "/control.sock"));
+}
+
+TEST_F(RuntimeDirTest, CreatesItPrivateAndStarts) {
+  const int port = FreePort();
+  std::unique_ptr<Process> cf = StartAsNobody(port);
+  ASSERT_TRUE(cf->ok()) << cf->error();
+  ASSERT_TRUE(PollUntil([&] { return FileExists(runtime_ + "/control.sock"); },
+                        Millis(10000)))
+      << cf->Stderr();
+  struct stat st {};
+  ASSERT_EQ(lstat(runtime_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, kNobody);
+  EXPECT_EQ(st.st_mode & 07777, 0700u) << std::oct << (st.st_mode & 07777);
+  EXPECT_TRUE(cf->Running()) << cf->Stderr();
+}
+
+}  // namespace
+}  // namespace corefork::harness
