@@ -8,7 +8,10 @@ want=(build-essential cmake ninja-build pkg-config clang-format
       libcpp-httplib-dev libyaml-cpp-dev prometheus-cpp-dev libspdlog-dev
       libfmt-dev libgtest-dev util-linux procps curl)
 if [ "${1:-build}" = test ]; then
-  want+=(prometheus)
+  # prometheus: a real scrape; clang + its runtime: the libFuzzer targets;
+  # the drop-in tests' real apps come from tests/apps/install.sh below.
+  want+=(prometheus clang libclang-rt-14-dev nodejs npm python3
+         python3-uvicorn)
 fi
 
 missing=()
@@ -16,10 +19,16 @@ for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" ||
     missing+=("$pkg")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-
-echo "installing: ${missing[*]}" >&2
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+    --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The pinned npm frameworks the drop-in tests run (npm ci; a no-op when
+# node_modules matches the lock file).
+if [ "${1:-build}" = test ]; then
+  "$(dirname "$0")/../tests/apps/install.sh"
+fi

@@ -10,7 +10,8 @@
  * fd when it is still there (exec wrappers), else corefork is asked for it
  * (wrappers like npm close extra fds): request "COREFORK_LISTENER=<port>" from
  * an autobound socket, answer "OK" + one fd in SCM_RIGHTS or "ERR <text>".
- * listen() on a mapped port reports "COREFORK_LISTENING=<port>" (readiness).
+ * listen() on a mapped port reports "COREFORK_LISTENING=<port>" (readiness)
+ * and leaves corefork's socket as it is (its configured backlog).
  *
  * Plain C and libc only: this runs inside someone else's process. It never
  * aborts it and never allocates; whatever goes wrong, the app sees what it
@@ -356,11 +357,15 @@ SHIM_EXPORT int listen(int fd, int backlog) {
     errno = ENOSYS;
     return -1;
   }
-  int rc = g_real_listen(fd, backlog);
-  if (rc != 0 || g_port_count == 0 || g_notify_len == 0) return rc;
+  int port = g_port_count > 0 ? LocalPort(fd) : -1;
+  int ours = port > 0 && FindPort(port) != NULL;
+  /* corefork's socket already listens, with the backlog from its config:
+   * the app's own (Python's http.server asks for 5) would shrink the queue
+   * that holds connections while this slot's worker restarts. */
+  int rc = ours && IsListenerFor(fd, port) ? 0 : g_real_listen(fd, backlog);
+  if (rc != 0 || g_notify_len == 0) return rc;
   int saved = errno;
-  int port = LocalPort(fd);
-  if (port > 0 && FindPort(port) != NULL) {
+  if (ours) {
     int s = NotifyDatagram("COREFORK_LISTENING=", port);
     if (s >= 0) close(s);
   }

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -405,6 +406,15 @@ TEST(ListenShim, PythonWildcardBindGetsTheInheritedListener) {
   ASSERT_TRUE(report.has_value());
   EXPECT_EQ(report->text, Listening(l));
   EXPECT_EQ(report->pid, app.pid());
+  // The app's listen() (python's default backlog, 128) must leave the
+  // socket's queue as corefork made it (16): it holds the connections that
+  // wait while a slot's worker restarts. For a listening socket TCP_INFO's
+  // tcpi_sacked is the maximum backlog.
+  tcp_info info{};
+  socklen_t info_len = sizeof info;
+  ASSERT_EQ(getsockopt(l.fd.get(), IPPROTO_TCP, TCP_INFO, &info, &info_len),
+            0);
+  EXPECT_EQ(info.tcpi_sacked, 16u) << "the app's backlog replaced ours";
   EXPECT_EQ(Exchange(l, AF_INET, ""),
             "hello from " + std::to_string(app.pid()));
   EXPECT_EQ(app.Wait(), 0) << app.err();
