@@ -254,7 +254,7 @@ TEST(ConfigYamlTest, ErrorsNamePositionKeyAndExpectation) {
        "corefork.yaml:1:1: expected a map of settings (key: value) at the top "
        "level, got \"hello\""},
       {"two documents", "workers: 2\n---\nworkers: 3\n",
-       "corefork.yaml:3:1: expected one YAML document, found 2"},
+       "corefork.yaml:2:1: expected one YAML document, found 2"},
       {"duplicate key", "workers: 2\nport: 80\nworkers: 3\n",
        "corefork.yaml:3:1: duplicate key \"workers\" (first set on line 1)"},
       {"non-scalar key", "? [a, b]\n: 1\n",
