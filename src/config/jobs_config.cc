@@ -208,7 +208,7 @@ void ApplyJob(YamlReader& r, const YamlEntry& e, JobConfig* job) {
   CheckJob(r, e, job, command_is_string);
 }
 
-constexpr std::array<YamlField<JobHistoryConfig>, 2> kHistoryFields = {{
+constexpr std::array<YamlField<JobHistoryConfig>, 3> kHistoryFields = {{
     {"max_runs",
      [](std::string_view v, JobHistoryConfig* h) {
        return StoreParsed(ParseInt(v, 0, 1'000'000), &h->max_runs);
@@ -216,6 +216,10 @@ constexpr std::array<YamlField<JobHistoryConfig>, 2> kHistoryFields = {{
     {"max_age",
      [](std::string_view v, JobHistoryConfig* h) {
        return StoreParsed(ParseDuration(v), &h->max_age);
+     }},
+    {"max_bytes",
+     [](std::string_view v, JobHistoryConfig* h) {
+       return StoreParsed(ParseSize(v), &h->max_bytes);
      }},
 }};
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -13,11 +14,11 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "config/values.h"
 #include "os/exit_codes.h"
 #include "os/fd.h"
 #include "os/spawn.h"
 #include "supervisor/loop_tags.h"
-#include "supervisor/notify.h"
 #include "util/format.h"
 #include "util/log.h"
 
@@ -25,6 +26,17 @@ namespace corefork {
 namespace {
 
 using std::chrono::milliseconds;
+
+// Read from one pipe per loop turn: a job that writes without pause gets
+// this much, then the loop serves everything else (epoll is level-triggered
+// and brings it back on the next turn).
+constexpr size_t kReadPerTurn = 64 * 1024;
+// Read after the run has exited and its group is killed: what is left in
+// the pipe (at most its capacity, 1 MiB with F_SETPIPE_SZ) and no more.
+constexpr size_t kReadAtExit = 1024 * 1024;
+// Freed output bytes after which the heap is trimmed: glibc keeps freed
+// large blocks in the heap, and RSS would stay at its high-water mark.
+constexpr size_t kTrimAfterBytes = 1024 * 1024;
 
 enum class RunState {
   kQueued,
@@ -98,10 +110,11 @@ struct JobRunner::Run {
   bool cancelled = false;
   Fd pipes[2];  // stdout, stderr read ends
   uint64_t serials[2] = {0, 0};
-  std::string output[2];
-  bool truncated[2] = {false, false};
-  LineBuffer lines[2];
-  std::vector<std::promise<CommandReply>> waiters;
+  OutputCapture out[2];         // stdout, stderr
+  LogBudget log_budget;         // shared by both streams, across attempts
+  bool output_dropped = false;  // the history's byte budget freed `out`
+  // Whatever Command::reply is (the HTTP layer owns that type).
+  std::vector<decltype(Command::reply)> waiters;
 
   std::string Json() const {
     return fmt::format(
@@ -109,7 +122,7 @@ struct JobRunner::Run {
         "\"attempt\":{},\"exit_code\":{},\"signal\":{},\"queued_at\":{},"
         "\"started_at\":{},\"finished_at\":{},\"duration_seconds\":{},"
         "\"stdout\":\"{}\",\"stdout_truncated\":{},\"stderr\":\"{}\","
-        "\"stderr_truncated\":{}}}",
+        "\"stderr_truncated\":{},\"output_dropped\":{}}}",
         id, JsonEscape(job), trigger, StateName(state), attempt,
         exit_code >= 0 ? std::to_string(exit_code) : "null",
         signal > 0 ? "\"" + SignalName(signal) + "\"" : "null",
@@ -117,8 +130,8 @@ struct JobRunner::Run {
         started_at > 0 && finished_at > 0
             ? fmt::format("{:.3f}", finished_at - started_at)
             : "null",
-        JsonEscapeUtf8(output[0]), truncated[0], JsonEscapeUtf8(output[1]),
-        truncated[1]);
+        JsonEscapeUtf8(out[0].kept()), out[0].truncated(),
+        JsonEscapeUtf8(out[1].kept()), out[1].truncated(), output_dropped);
   }
 };
 
@@ -140,7 +153,8 @@ struct JobRunner::Job {
   double last_finished = 0;
 };
 
-JobRunner::JobRunner(Options options) : options_(std::move(options)) {
+JobRunner::JobRunner(Options options)
+    : options_(std::move(options)), history_(options_.history) {
   const char* path = std::getenv("PATH");
   for (const auto& [name, config] : options_.jobs) {
     auto job = std::make_unique<Job>();
@@ -248,6 +262,10 @@ JobRunner::Run* JobRunner::NewRun(Job& job, const std::string& trigger,
   run->input = std::move(input);
   run->queued_at = UnixNow();
   run->not_before = now;
+  const std::string label = fmt::format("job {} run {} ", run->job, run->id);
+  run->out[0] = OutputCapture(label + "stdout", job.config.max_output);
+  run->out[1] = OutputCapture(label + "stderr", job.config.max_output);
+  run->log_budget = LogBudget(LogBudget::Limits{}, now);
   Run* raw = run.get();
   runs_[raw->id] = std::move(run);
   active_.insert(raw->id);
@@ -359,7 +377,7 @@ void JobRunner::FailToStart(Job& job, Run& run, int exit_code,
                             const std::string& why, TimePoint now) {
   spdlog::error("job {} run {}: cannot start: {}", run.job, run.id, why);
   run.exit_code = exit_code;
-  run.output[1] = why + "\n";
+  run.out[1].set_kept(why + "\n");
   run.started_at = UnixNow();
   run.state = RunState::kFailed;
   ++job.running;  // Finish() balances it
@@ -368,23 +386,11 @@ void JobRunner::FailToStart(Job& job, Run& run, int exit_code,
 
 bool JobRunner::OwnsPid(pid_t pid) const { return by_pid_.count(pid) != 0; }
 
-void JobRunner::ReadPipe(Run& run, int stream) {
+void JobRunner::ReadPipe(Run& run, int stream, size_t max_bytes) {
   if (!run.pipes[stream].valid()) return;
-  const uint64_t cap = jobs_[run.job]->config.max_output;
-  char buf[16384];
-  ssize_t n;
-  while ((n = read(run.pipes[stream].get(), buf, sizeof buf)) > 0) {
-    std::string& out = run.output[stream];
-    size_t keep =
-        std::min<uint64_t>(n, cap > out.size() ? cap - out.size() : 0);
-    out.append(buf, keep);
-    if (keep < static_cast<size_t>(n)) run.truncated[stream] = true;
-    for (const std::string& line : run.lines[stream].Append(buf, n)) {
-      spdlog::info("job {} run {} {}: {}", run.job, run.id,
-                   stream == 0 ? "stdout" : "stderr", line);
-    }
-  }
-  if (n == 0) {  // EOF: every writer is gone
+  if (!run.out[stream].Read(run.pipes[stream].get(), max_bytes, run.log_budget,
+                            Clock::now())) {
+    // EOF: every writer is gone. Closing removes it from the epoll set.
     pipes_.erase(run.serials[stream]);
     run.pipes[stream].Reset();
   }
@@ -394,7 +400,7 @@ void JobRunner::OnPipeReadable(uint64_t serial) {
   auto it = pipes_.find(serial);
   if (it == pipes_.end()) return;
   auto [run_id, stream] = it->second;
-  if (Run* run = FindRun(run_id)) ReadPipe(*run, stream);
+  if (Run* run = FindRun(run_id)) ReadPipe(*run, stream, kReadPerTurn);
 }
 
 void JobRunner::OnExit(pid_t pid, int status, TimePoint now) {
@@ -405,15 +411,16 @@ void JobRunner::OnExit(pid_t pid, int status, TimePoint now) {
   if (found == nullptr) return;
   Run& run = *found;
   Job& job = *jobs_[run.job];
-  // Everything the run wrote is in the pipes by now; what its leftover
-  // children write later is not part of the run, and they are killed.
-  ReadPipe(run, 0);
-  ReadPipe(run, 1);
+  // Everything the run wrote is in the pipes by now; its leftover children
+  // are not part of the run: killed first, so that reading what is left is
+  // bounded by the pipes' capacity, not by how fast they write.
+  kill(-pid, SIGKILL);
   for (int i = 0; i < 2; ++i) {
+    ReadPipe(run, i, kReadAtExit);
     pipes_.erase(run.serials[i]);
     run.pipes[i].Reset();
+    run.out[i].EndAttempt(run.log_budget, now);
   }
-  kill(-pid, SIGKILL);
   if (WIFEXITED(status)) run.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) run.signal = WTERMSIG(status);
   if (run.cancelled) {
@@ -428,7 +435,11 @@ void JobRunner::OnExit(pid_t pid, int status, TimePoint now) {
       run.attempt <= job.config.retries && accepting_;
   if (retry) {
     --job.running;
-    auto delay = job.config.retry_delay * (1 << std::min(run.attempt - 1, 16));
+    // Doubled per attempt, but never past the longest duration the config
+    // accepts: now + delay must not overflow the clock.
+    Duration delay = std::min<Duration>(
+        job.config.retry_delay * (1 << std::min(run.attempt - 1, 16)),
+        kMaxDuration);
     spdlog::warn("job {} run {} {} ({}); retry {} of {} in {}", run.job, run.id,
                  StateName(run.state), DescribeWaitStatus(status), run.attempt,
                  job.config.retries, FormatDuration(delay));
@@ -438,10 +449,7 @@ void JobRunner::OnExit(pid_t pid, int status, TimePoint now) {
     run.signal = 0;
     run.term_sent = run.timed_out = false;
     // A run reports its last attempt: earlier output was logged already.
-    for (int i = 0; i < 2; ++i) {
-      run.output[i].clear();
-      run.truncated[i] = false;
-    }
+    for (OutputCapture& out : run.out) out.Clear();
     run.deadline = TimePoint::max();
     run.not_before = now + delay;
     job.queue.push_front(run.id);
@@ -477,32 +485,46 @@ void JobRunner::Finish(Job& job, Run& run, TimePoint now) {
   run.input.clear();
   run.input.shrink_to_fit();
   active_.erase(run.id);
-  finished_.push_back(run.id);
+  for (OutputCapture& out : run.out) out.Shrink();
   if (run.id == startup_run_) {
     if (run.state != RunState::kSucceeded && job.config.required) {
-      startup_failure_ =
-          fmt::format("start job {} {}{}: {}", run.job, job.last_result,
-                      run.exit_code >= 0
-                          ? " with exit code " + std::to_string(run.exit_code)
-                          : "",
-                      run.output[1].empty() ? "(no stderr)"
-                                            : run.output[1].substr(0, 2000));
+      startup_failure_ = fmt::format(
+          "start job {} {}{}: {}", run.job, job.last_result,
+          run.exit_code >= 0
+              ? " with exit code " + std::to_string(run.exit_code)
+              : "",
+          run.out[1].kept().empty() ? "(no stderr)"
+                                    : run.out[1].kept().substr(0, 2000));
     }
     StartNextStartupJob(now);
   }
   UpdateGauges(job);
-  PruneHistory();
+  const uint64_t id = run.id;  // `run` may be gone after Apply()
+  Apply(history_.Add(id, run.finished_at,
+                     run.out[0].kept().size() + run.out[1].kept().size(),
+                     UnixNow()));
 }
 
-void JobRunner::PruneHistory() {
-  const double oldest = UnixNow() - options_.history.max_age.count() / 1000.0;
-  while (!finished_.empty()) {
-    Run* run = FindRun(finished_.front());
-    bool too_many =
-        finished_.size() > static_cast<size_t>(options_.history.max_runs);
-    if (run != nullptr && !too_many && run->finished_at >= oldest) break;
-    runs_.erase(finished_.front());
-    finished_.pop_front();
+void JobRunner::Apply(const RunHistory::Evictions& evictions) {
+  for (uint64_t id : evictions.drop_output) {
+    if (Run* run = FindRun(id)) {
+      for (OutputCapture& out : run->out) {
+        const size_t freed = out.Drop();
+        freed_since_trim_ += freed;
+        run->output_dropped = run->output_dropped || freed > 0;
+      }
+    }
+  }
+  for (uint64_t id : evictions.forget) {
+    if (Run* run = FindRun(id)) {
+      for (OutputCapture& out : run->out) freed_since_trim_ += out.Drop();
+      runs_.erase(id);
+    }
+  }
+  if (freed_since_trim_ >= kTrimAfterBytes) {
+    // Give the freed pages back to the kernel (glibc keeps them otherwise).
+    malloc_trim(0);
+    freed_since_trim_ = 0;
   }
 }
 

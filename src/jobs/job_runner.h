@@ -21,6 +21,8 @@
 
 #include "config/config.h"
 #include "jobs/cron.h"
+#include "jobs/output_capture.h"
+#include "jobs/run_history.h"
 #include "metrics/metrics.h"
 #include "supervisor/commands.h"
 
@@ -87,10 +89,12 @@ class JobRunner {
   void Finish(Job& job, Run& run, TimePoint now);
   void FireSchedule(Job& job, TimePoint now);
   void ScheduleNext(Job& job, TimePoint now);
-  void ReadPipe(Run& run, int stream);
+  // Reads at most `max_bytes` of the run's stdout (0) or stderr (1).
+  void ReadPipe(Run& run, int stream, size_t max_bytes);
   void EnforceRunDeadline(Run& run, TimePoint now);
   void StartNextStartupJob(TimePoint now);
-  void PruneHistory();
+  // Frees the output and forgets the runs the history no longer keeps.
+  void Apply(const RunHistory::Evictions& evictions);
   CommandReply Submit(Command& command, TimePoint now, bool* deferred);
   CommandReply Cancel(uint64_t id, TimePoint now);
   CommandReply List() const;
@@ -100,7 +104,8 @@ class JobRunner {
   Options options_;
   std::map<std::string, std::unique_ptr<Job>> jobs_;
   std::map<uint64_t, std::unique_ptr<Run>> runs_;  // every run by id
-  std::deque<uint64_t> finished_;                  // oldest first
+  RunHistory history_;                             // the finished ones
+  size_t freed_since_trim_ = 0;                    // bytes, see Apply()
   // Runs not finished yet (queued or running), and the running ones by pid:
   // the loop asks about these on every turn, so never scan the history.
   std::set<uint64_t> active_;

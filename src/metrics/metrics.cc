@@ -14,6 +14,7 @@
 #include "metrics/families.h"
 #include "metrics/proc_collector.h"
 #include "os/exit_codes.h"
+#include "util/log.h"
 
 namespace corefork {
 namespace {
@@ -221,6 +222,13 @@ std::string Metrics::Scrape(const std::vector<WorkerPid>& workers) const {
   for (prometheus::MetricFamily& family : scrape_time.Collect()) {
     families.push_back(std::move(family));
   }
+  // Kept by the logger itself (util/log.h), which knows nothing of metrics.
+  prometheus::MetricFamily dropped = MakeFamily(
+      "corefork_log_lines_dropped_total",
+      "corefork's own log lines dropped because stderr did not keep up.",
+      prometheus::MetricType::Counter);
+  AddSample(dropped, {}, static_cast<double>(LogLinesDropped()));
+  families.push_back(std::move(dropped));
   SortFamiliesByName(families);
   return prometheus::TextSerializer().Serialize(families);
 }

@@ -1,9 +1,15 @@
 #include "util/log.h"
 
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <spdlog/details/log_msg.h>
 #include <spdlog/pattern_formatter.h>
-#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <cstdlib>
 #include <memory>
 
 namespace corefork {
@@ -23,7 +29,147 @@ class JsonMessageFlag : public spdlog::custom_flag_formatter {
   }
 };
 
+// Formats on the caller's thread (cheap, and keeps each thread's order) and
+// hands the line to the writer. After a gap it first queues a line saying
+// how many were lost, in the logger's own format.
+class QueueSink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit QueueSink(LogWriter* writer) : writer_(writer) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    const uint64_t dropped = writer_->dropped();
+    if (dropped > reported_) {
+      std::string text = fmt::format(
+          "{} log line(s) dropped: stderr is not keeping up (total {})",
+          dropped - reported_, dropped);
+      spdlog::details::log_msg notice(msg.time, spdlog::source_loc{},
+                                      msg.logger_name, spdlog::level::warn,
+                                      text);
+      if (writer_->Enqueue(Format(notice))) reported_ = dropped;
+    }
+    writer_->Enqueue(Format(msg));
+  }
+  // Flushing would mean waiting for the writer: FlushLogs() does that with
+  // a deadline; spdlog's flush_on() must not.
+  void flush_() override {}
+
+ private:
+  std::string Format(const spdlog::details::log_msg& msg) {
+    spdlog::memory_buf_t buf;
+    formatter_->format(msg, buf);
+    return std::string(buf.data(), buf.size());
+  }
+
+  LogWriter* writer_;
+  uint64_t reported_ = 0;  // dropped lines already announced
+};
+
+// The default logger's writer: created once, never destroyed, so no exit
+// path waits for a thread stuck in write(2).
+LogWriter* StderrWriter() {
+  static LogWriter* writer = new LogWriter(STDERR_FILENO, LogWriter::Limits{});
+  return writer;
+}
+
+void FlushAtExit() { FlushLogs(kExitFlush); }
+
 }  // namespace
+
+LogWriter::LogWriter(int fd, Limits limits) : fd_(fd), limits_(limits) {
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  thread_ = std::thread([this] { Loop(); });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+LogWriter::~LogWriter() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  work_.notify_one();
+  thread_.join();
+}
+
+bool LogWriter::Enqueue(std::string line) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (broken_ || held_lines_ >= limits_.max_lines ||
+      held_bytes_ + line.size() > limits_.max_bytes) {
+    ++dropped_;
+    return false;
+  }
+  held_bytes_ += line.size();
+  ++held_lines_;
+  queue_.push_back(std::move(line));
+  lock.unlock();
+  work_.notify_one();
+  return true;
+}
+
+bool LogWriter::Flush(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return idle_.wait_for(lock, timeout,
+                        [this] { return queue_.empty() && !writing_; });
+}
+
+uint64_t LogWriter::dropped() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return dropped_;
+}
+
+void LogWriter::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    work_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, and everything is written
+    // One write(2) per batch of up to 64 KiB: fewer syscalls under load,
+    // and lines from one batch are not interleaved with workers' output.
+    std::string batch;
+    size_t lines = 0;
+    while (!queue_.empty() &&
+           (batch.empty() || batch.size() + queue_.front().size() <= 65536)) {
+      batch += queue_.front();
+      queue_.pop_front();
+      ++lines;
+    }
+    writing_ = true;
+    lock.unlock();
+    WriteAll(batch, lines);
+    lock.lock();
+    writing_ = false;
+    held_bytes_ -= batch.size();
+    held_lines_ -= lines;
+    if (queue_.empty()) idle_.notify_all();
+  }
+}
+
+void LogWriter::WriteAll(const std::string& data, size_t lines) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = write(fd_, data.data() + done, data.size() - done);
+    const int err = n < 0 ? errno : EIO;
+    if (n > 0) {
+      done += static_cast<size_t>(n);
+    } else if (err == EINTR) {
+      continue;
+    } else if (err == EAGAIN) {
+      // A worker made the shared file description non-blocking: wait here,
+      // on this thread, as a blocking write would have.
+      pollfd p = {fd_, POLLOUT, 0};
+      poll(&p, 1, -1);
+    } else {
+      // EPIPE, EBADF...: nobody will ever read these lines; later ones are
+      // counted as dropped instead of being retried forever. ENOSPC may
+      // pass: only this batch is lost.
+      std::lock_guard<std::mutex> lock(mu_);
+      dropped_ += lines;  // the batch is lost
+      broken_ = err != ENOSPC;
+      return;
+    }
+  }
+}
 
 std::string JsonEscape(const std::string& s) {
   std::string out;
@@ -63,10 +209,8 @@ Status SetupLogging(LogFormat format, const std::string& level) {
   if (lvl == spdlog::level::off && level != "off") {
     return Status::Error("unknown log level \"" + level + "\"");
   }
-  // Unbuffered stderr sink: worker output also goes to stderr, and lines
-  // must interleave in the order they happened.
   auto logger = std::make_shared<spdlog::logger>(
-      "corefork", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+      "corefork", std::make_shared<QueueSink>(StderrWriter()));
   auto formatter = std::make_unique<spdlog::pattern_formatter>(
       spdlog::pattern_time_type::utc);
   if (format == LogFormat::kJson) {
@@ -77,9 +221,16 @@ Status SetupLogging(LogFormat format, const std::string& level) {
   }
   logger->set_formatter(std::move(formatter));
   logger->set_level(lvl);
-  logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(std::move(logger));
+  static const bool registered = std::atexit(FlushAtExit) == 0;
+  (void)registered;
   return Status::Ok();
+}
+
+uint64_t LogLinesDropped() { return StderrWriter()->dropped(); }
+
+bool FlushLogs(std::chrono::milliseconds timeout) {
+  return StderrWriter()->Flush(timeout);
 }
 
 }  // namespace corefork
