@@ -1,20 +1,22 @@
 #include "admin/admin_server.h"
 
 #include <algorithm>
-#include <future>
 #include <mutex>
 #include <optional>
-#include <thread>
+#include <utility>
+#include <vector>
 
 #include "admin/admin_views.h"
-#include "admin/bounded_http_server.h"
 #include "admin/http_lite.h"
+#include "admin/http_server.h"
 #include "metrics/proc_stats.h"
+#include "net/listener.h"
 
 namespace corefork {
 namespace {
 
-constexpr const char* kJson = "application/json";
+using Clock = std::chrono::steady_clock;
+
 constexpr const char* kPrometheusText =
     "text/plain; version=0.0.4; charset=utf-8";
 
@@ -30,118 +32,129 @@ std::optional<uint64_t> ResidentBytes(pid_t pid) {
   return stats->resident_bytes;
 }
 
-void SetJson(httplib::Response& res, int status, const std::string& body) {
-  res.status = status;
-  res.set_content(JsonResponse(status, body).body, kJson);
+// Every answer of the admin port is about now: never cached.
+HttpResponse Json(int status, const std::string& body) {
+  HttpResponse res = JsonResponse(status, body);
+  res.headers.emplace_back("Cache-Control", "no-store");
+  return res;
 }
 
-BoundedHttpOptions ServerOptions(const AdminOptions& o) {
-  BoundedHttpOptions b;
-  b.read_timeout = o.read_timeout;
-  b.write_timeout = o.write_timeout;
-  b.keep_alive_timeout = o.keep_alive_timeout;
-  b.keep_alive_max_count = o.keep_alive_max_count;
-  b.max_header_bytes = o.max_header_bytes;
-  b.max_body_bytes = o.max_body_bytes;
-  b.pool.max_threads = static_cast<size_t>(std::max(o.max_threads, 2));
-  b.pool.min_threads = static_cast<size_t>(std::max(o.min_threads, 2));
-  b.pool.idle_timeout = o.idle_thread_timeout;
-  return b;
+HttpResponse NotLive(const std::string& reason) {
+  return Json(503, R"({"live":false,"reason":")" + reason + "\"}");
 }
+
+// The /livez requests waiting for the one ping in flight. Shared with the
+// ping's ReplyTo, which may run (on the loop thread) after the server is
+// gone.
+struct Liveness {
+  std::mutex mu;
+  bool ping_in_flight = false;
+  std::vector<std::pair<Clock::time_point, Responder>> waiters;
+};
 
 }  // namespace
 
 struct AdminServer::Impl {
-  using Page = void (Impl::*)(httplib::Response&);
+  using Page = void (Impl::*)(Responder&);
 
   AdminOptions options;
   const StateBoard* state;
   CommandQueue* commands;
   const Metrics* metrics;
-  std::unique_ptr<BoundedHttpServer> server;
-  std::thread thread;
+  std::unique_ptr<HttpServer> server;
   int port = 0;
+  std::shared_ptr<Liveness> liveness = std::make_shared<Liveness>();
 
-  std::mutex ping_mu;
-  // The ping in flight; every /livez waits on it until the loop answers.
-  std::optional<std::shared_future<CommandReply>> ping;
-
-  void Handle(const httplib::Request& req, httplib::Response& res);
-  void Livez(httplib::Response& res);
-  void Readyz(httplib::Response& res);
-  void Status(httplib::Response& res);
-  void MetricsText(httplib::Response& res);
-  std::shared_future<CommandReply> CurrentPing();
+  void Handle(const HttpRequest& req, Responder reply);
+  void Livez(Responder& reply);
+  void Readyz(Responder& reply);
+  void Status(Responder& reply);
+  void MetricsText(Responder& reply);
 };
 
-void AdminServer::Impl::Handle(const httplib::Request& req,
-                               httplib::Response& res) {
+void AdminServer::Impl::Handle(const HttpRequest& req, Responder reply) {
   static constexpr std::pair<const char*, Page> kPages[] = {
       {"/livez", &Impl::Livez},
       {"/readyz", &Impl::Readyz},
       {"/status", &Impl::Status},
       {"/metrics", &Impl::MetricsText},
   };
-  res.set_header("Cache-Control", "no-store");
   auto page = std::find_if(std::begin(kPages), std::end(kPages),
                            [&](const auto& p) { return req.path == p.first; });
-  if (page == std::end(kPages))
-    return SetJson(res, 404, R"({"error":"not found"})");
+  if (page == std::end(kPages)) {
+    return reply.Send(Json(404, R"({"error":"not found"})"));
+  }
   if (req.method != "GET" && req.method != "HEAD") {
-    res.set_header("Allow", "GET, HEAD");
-    return SetJson(res, 405,
-                   R"({"error":"method not allowed; use GET or HEAD"})");
+    HttpResponse res =
+        Json(405, R"({"error":"method not allowed; use GET or HEAD"})");
+    res.headers.emplace_back("Allow", "GET, HEAD");
+    return reply.Send(std::move(res));
   }
-  (this->*page->second)(res);  // HEAD: httplib sends the headers only
+  (this->*page->second)(reply);  // HEAD: the server sends the headers only
 }
 
-std::shared_future<CommandReply> AdminServer::Impl::CurrentPing() {
-  std::lock_guard<std::mutex> lock(ping_mu);
-  if (!ping ||
-      ping->wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
-    ping = commands->Post(Command::Kind::kPing).share();
+void AdminServer::Impl::Livez(Responder& reply) {
+  const auto timeout = options.liveness_timeout;
+  reply.SetTimeout(timeout, NotLive("event loop did not answer within " +
+                                    std::to_string(timeout.count()) + "ms"));
+  const Clock::time_point now = Clock::now();
+  std::vector<std::pair<Clock::time_point, Responder>> expired;
+  bool post = false;
+  {
+    std::lock_guard<std::mutex> lock(liveness->mu);
+    // While the loop is stuck the ping stays in flight and probes keep
+    // coming: those already answered by their timeout go, so the list
+    // stays as short as the probes of the last second.
+    auto& w = liveness->waiters;
+    auto keep = std::partition(w.begin(), w.end(), [&](const auto& entry) {
+      return entry.first > now;
+    });
+    std::move(keep, w.end(), std::back_inserter(expired));
+    w.erase(keep, w.end());
+    w.emplace_back(now + timeout, std::move(reply));
+    post = !std::exchange(liveness->ping_in_flight, true);
   }
-  return *ping;
+  // `expired` (already answered by their timeouts) go quietly here.
+  for (auto& entry : expired) entry.second.Send(HttpResponse{});
+  if (!post) return;  // every probe shares the ping in flight
+  auto command = std::make_unique<Command>();
+  command->kind = Command::Kind::kPing;
+  command->reply =
+      ReplyTo([live = liveness](std::optional<CommandReply> answer) {
+        std::vector<std::pair<Clock::time_point, Responder>> waiters;
+        {
+          std::lock_guard<std::mutex> lock(live->mu);
+          live->ping_in_flight = false;
+          waiters.swap(live->waiters);
+        }
+        HttpResponse res = answer ? Json(200, R"({"live":true})")
+                                  : NotLive("event loop dropped the ping");
+        for (auto& entry : waiters) entry.second.Send(res);
+      });
+  commands->Send(std::move(command));
 }
 
-void AdminServer::Impl::Livez(httplib::Response& res) {
-  std::shared_future<CommandReply> reply = CurrentPing();
-  std::string reason;
-  if (reply.wait_for(options.liveness_timeout) != std::future_status::ready) {
-    reason = "event loop did not answer within " +
-             std::to_string(options.liveness_timeout.count()) + "ms";
-  } else {
-    try {
-      reply.get();
-    } catch (const std::future_error&) {
-      reason = "event loop dropped the ping";
-    }
-  }
-  if (reason.empty()) return SetJson(res, 200, R"({"live":true})");
-  SetJson(res, 503, R"({"live":false,"reason":")" + reason + "\"}");
-}
-
-void AdminServer::Impl::Readyz(httplib::Response& res) {
+void AdminServer::Impl::Readyz(Responder& reply) {
   Readiness readiness = CheckReadiness(*state->Current());
-  SetJson(res, readiness.ready ? 200 : 503, readiness.body);
+  reply.Send(Json(readiness.ready ? 200 : 503, readiness.body));
 }
 
-void AdminServer::Impl::Status(httplib::Response& res) {
-  SetJson(res, 200,
-          StatusJson(*state->Current(), COREFORK_VERSION, NowUnixSeconds(),
-                     &ResidentBytes));
+void AdminServer::Impl::Status(Responder& reply) {
+  reply.Send(Json(200, StatusJson(*state->Current(), COREFORK_VERSION,
+                                  NowUnixSeconds(), &ResidentBytes)));
 }
 
-void AdminServer::Impl::MetricsText(httplib::Response& res) {
+void AdminServer::Impl::MetricsText(Responder& reply) {
   if (metrics == nullptr) {
-    return SetJson(res, 503, R"({"error":"metrics are not enabled"})");
+    return reply.Send(Json(503, R"({"error":"metrics are not enabled"})"));
   }
   std::vector<WorkerPid> pids;
   for (const WorkerView& w : state->Current()->workers) {
     if (w.pid > 0) pids.push_back({w.id, w.pid});
   }
-  res.status = 200;
-  res.set_content(metrics->Scrape(pids), kPrometheusText);
+  HttpResponse res{200, metrics->Scrape(pids), {}, kPrometheusText};
+  res.headers.emplace_back("Cache-Control", "no-store");
+  reply.Send(std::move(res));
 }
 
 AdminServer::AdminServer(AdminOptions options, const StateBoard* state,
@@ -158,30 +171,49 @@ AdminServer::~AdminServer() { Stop(); }
 Status AdminServer::Start() {
   Impl& impl = *impl_;
   if (impl.server) return Status::Error("admin: already started");
-  auto server = std::make_unique<BoundedHttpServer>(
-      ServerOptions(impl.options),
-      [&impl](const httplib::Request& req, httplib::Response& res) {
-        impl.Handle(req, res);
+  const AdminOptions& o = impl.options;
+  Result<Fd> fd =
+      BindListener(o.host, o.port, o.listen_backlog, /*reuseport=*/false);
+  if (!fd.ok()) return fd.status().Wrap("admin");
+  Result<int> port = LocalPort(fd->get());
+  if (!port.ok()) return port.status().Wrap("admin");
+  HttpServerOptions h;
+  h.name = "admin";
+  h.max_header_bytes = o.max_header_bytes;
+  h.max_body_bytes = o.max_body_bytes;
+  h.header_timeout = o.read_timeout;
+  h.body_timeout = o.read_timeout;
+  h.idle_timeout = o.keep_alive_timeout;
+  h.write_timeout = o.write_timeout;
+  h.answer_timeout = o.liveness_timeout + std::chrono::milliseconds(1'000);
+  h.keep_alive = true;
+  h.max_requests_per_connection = std::max<size_t>(o.keep_alive_max_count, 1);
+  h.max_connections = std::max<size_t>(o.max_connections, 1);
+  h.max_waiting = h.max_connections;
+  h.max_long_waits = 0;
+  h.listen_backlog = o.listen_backlog;
+  h.tcp_nodelay = true;
+  auto server = std::make_unique<HttpServer>(
+      h, [&impl](HttpRequest& req, Responder reply) {
+        impl.Handle(req, std::move(reply));
       });
-  Status bound = server->Bind(impl.options.host, impl.options.port);
-  if (!bound.ok()) return bound.Wrap("admin");
-  impl.port = server->bound_port();
+  Status s = server->Start(std::move(fd).value());
+  if (!s.ok()) return s.Wrap("admin");
+  impl.port = *port;
   impl.server = std::move(server);
-  impl.thread = std::thread([s = impl.server.get()] { s->Serve(); });
   return Status::Ok();
 }
 
 void AdminServer::Stop() {
   if (!impl_->server) return;
-  impl_->server->Shutdown();
-  if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->server->Stop();
   impl_->server.reset();
 }
 
 int AdminServer::port() const { return impl_->port; }
 
 int AdminServer::connections() const {
-  return impl_->server ? impl_->server->open_connections() : 0;
+  return impl_->server ? impl_->server->connections() : 0;
 }
 
 }  // namespace corefork

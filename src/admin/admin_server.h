@@ -1,7 +1,8 @@
 // AdminServer: the read-only HTTP port for the kubelet, load balancers and
-// Prometheus (/livez, /readyz, /status, /metrics), served by cpp-httplib on
-// its own threads. It never touches process state: it reads the StateBoard,
-// pings the loop through the CommandQueue, and scrapes Metrics.
+// Prometheus (/livez, /readyz, /status, /metrics), served by one HttpServer
+// thread (epoll; idle and slow connections cost no thread). It never touches
+// process state: it reads the StateBoard, pings the loop through the
+// CommandQueue, and scrapes Metrics. Start/Stop from the owner's thread.
 #pragma once
 
 #include <chrono>
@@ -18,15 +19,19 @@ namespace corefork {
 struct AdminOptions {
   std::string host = "0.0.0.0";
   int port = 9180;  // 0: any free port (see AdminServer::port())
+  // A request's head, then its body, must arrive within this (for a new
+  // connection the clock starts at accept): else 408, or a silent close
+  // when nothing came.
   std::chrono::milliseconds read_timeout{5'000};
   std::chrono::milliseconds write_timeout{5'000};
   std::chrono::milliseconds keep_alive_timeout{5'000};
   size_t max_header_bytes = 8 * 1024;
-  size_t max_body_bytes = 0;  // read-only port: no request bodies
-  int max_threads = 256;      // connections served at once
-  int min_threads = 2;        // pool threads kept while idle (at least 2)
-  std::chrono::milliseconds idle_thread_timeout{30'000};  // then they exit
+  size_t max_body_bytes = 0;          // read-only port: no request bodies
   size_t keep_alive_max_count = 100;  // requests per connection
+  // Open connections; at the cap the longest idle (else the slowest) one
+  // is closed for a new one.
+  size_t max_connections = 4096;
+  int listen_backlog = 1024;
   // /livez fails when the loop does not answer a ping within this.
   std::chrono::milliseconds liveness_timeout{1'000};
 };

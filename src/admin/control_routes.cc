@@ -70,36 +70,73 @@ Result<int> ParseScaleRequest(const HttpRequest& request) {
   return WorkerCount(*text);
 }
 
-HttpResponse AwaitReply(std::future<CommandReply> reply,
-                        std::chrono::milliseconds timeout) {
-  if (reply.wait_for(timeout) != std::future_status::ready) {
-    return ErrorResponse(503, "event loop did not answer within " +
-                                  std::to_string(timeout.count()) + "ms");
+HttpResponse CommandResponse(std::optional<CommandReply> reply) {
+  if (!reply) return ErrorResponse(503, "event loop dropped the command");
+  if (reply->body.empty()) reply->body = "{}";
+  HttpResponse response =
+      JsonResponse(reply->http_status, std::move(reply->body));
+  for (auto& [name, value] : reply->headers) {
+    response.headers.emplace_back(name, std::move(value));
   }
-  try {
-    CommandReply answer = reply.get();
-    if (answer.body.empty()) answer.body = "{}";
-    HttpResponse response =
-        JsonResponse(answer.http_status, std::move(answer.body));
-    for (auto& [name, value] : answer.headers) {
-      response.headers.emplace_back(name, std::move(value));
-    }
-    return response;
-  } catch (const std::future_error&) {
-    return ErrorResponse(503, "event loop dropped the command");
-  }
+  return response;
 }
+
+HttpResponse LoopTimeoutResponse(std::chrono::milliseconds timeout) {
+  return ErrorResponse(503, "event loop did not answer within " +
+                                std::to_string(timeout.count()) + "ms");
+}
+
+void ForwardCommand(CommandQueue* commands, std::unique_ptr<Command> command,
+                    Responder reply, std::chrono::milliseconds timeout,
+                    HttpResponse on_timeout, bool long_wait) {
+  if (!reply.SetTimeout(timeout, std::move(on_timeout), long_wait)) {
+    HttpResponse busy =
+        ErrorResponse(429, "too many requests are waiting for runs to end");
+    busy.headers.emplace_back("Retry-After", "1");
+    return reply.Send(std::move(busy));
+  }
+  // std::function wants a copyable callable; the Responder is move-only.
+  auto responder = std::make_shared<Responder>(std::move(reply));
+  command->reply = ReplyTo([responder](std::optional<CommandReply> answer) {
+    responder->Send(CommandResponse(std::move(answer)));
+  });
+  commands->Send(std::move(command));
+}
+
+void ForwardCommand(CommandQueue* commands, std::unique_ptr<Command> command,
+                    Responder reply, std::chrono::milliseconds timeout) {
+  ForwardCommand(commands, std::move(command), std::move(reply), timeout,
+                 LoopTimeoutResponse(timeout));
+}
+
+namespace {
+
+std::unique_ptr<Command> MakeCommand(Command::Kind kind, int count = 0) {
+  auto command = std::make_unique<Command>();
+  command->kind = kind;
+  command->count = count;
+  return command;
+}
+
+}  // namespace
 
 void AddControlRoutes(Router& router, CommandQueue* commands,
                       std::chrono::milliseconds timeout) {
-  router.Handle("POST", "/reload", [commands, timeout](const HttpRequest&) {
-    return AwaitReply(commands->Post(Command::Kind::kReload), timeout);
-  });
-  router.Handle("POST", "/scale", [commands, timeout](const HttpRequest& req) {
-    Result<int> count = ParseScaleRequest(req);
-    if (!count.ok()) return ErrorResponse(400, count.status().message());
-    return AwaitReply(commands->Post(Command::Kind::kScale, *count), timeout);
-  });
+  router.Handle("POST", "/reload",
+                [commands, timeout](const HttpRequest&, Responder reply) {
+                  ForwardCommand(commands, MakeCommand(Command::Kind::kReload),
+                                 std::move(reply), timeout);
+                });
+  router.Handle(
+      "POST", "/scale",
+      [commands, timeout](const HttpRequest& req, Responder reply) {
+        Result<int> count = ParseScaleRequest(req);
+        if (!count.ok()) {
+          return reply.Send(ErrorResponse(400, count.status().message()));
+        }
+        ForwardCommand(commands, MakeCommand(Command::Kind::kScale, *count),
+                       std::move(reply), timeout);
+      });
 }
 
 }  // namespace corefork

@@ -42,14 +42,12 @@ TEST(ControlRoutesTest, ParseScaleRequest) {
   }
 }
 
-TEST(ControlRoutesTest, AwaitReplyPassesTheLoopsAnswerOn) {
-  std::promise<CommandReply> promise;
+TEST(ControlRoutesTest, CommandResponsePassesTheLoopsAnswerOn) {
   CommandReply reply;
   reply.http_status = 201;
   reply.body = R"({"run":7})";
   reply.headers["Location"] = "/jobs/runs/7";
-  promise.set_value(reply);
-  HttpResponse res = AwaitReply(promise.get_future(), milliseconds(10));
+  HttpResponse res = CommandResponse(reply);
   EXPECT_EQ(res.status, 201);
   EXPECT_EQ(res.body, "{\"run\":7}\n");
   ASSERT_EQ(res.headers.size(), 1u);
@@ -57,15 +55,37 @@ TEST(ControlRoutesTest, AwaitReplyPassesTheLoopsAnswerOn) {
   EXPECT_EQ(res.headers[0].second, "/jobs/runs/7");
 }
 
-TEST(ControlRoutesTest, AwaitReplyWhenTheLoopDropsTheCommand) {
-  std::future<CommandReply> future;
-  {
-    std::promise<CommandReply> promise;
-    future = promise.get_future();
-  }  // broken promise
-  HttpResponse res = AwaitReply(std::move(future), milliseconds(10));
-  EXPECT_EQ(res.status, 503);
-  EXPECT_EQ(res.body, "{\"error\":\"event loop dropped the command\"}\n");
+TEST(ControlRoutesTest, ForwardCommandWhenTheLoopDropsTheCommand) {
+  CommandQueue queue;
+  HttpResponse sent{0, "", {}};
+  auto command = std::make_unique<Command>();
+  command->kind = Command::Kind::kReload;
+  ForwardCommand(&queue, std::move(command),
+                 Responder::Capture([&](HttpResponse r) { sent = r; }),
+                 milliseconds(10));
+  EXPECT_EQ(sent.status, 0) << "nothing is sent before the loop acts";
+  queue.TakeAll();  // the loop drops it unanswered
+  EXPECT_EQ(sent.status, 503);
+  EXPECT_EQ(sent.body, "{\"error\":\"event loop dropped the command\"}\n");
+}
+
+TEST(ControlRoutesTest, ForwardCommandAnswersFromTheLoop) {
+  CommandQueue queue;
+  HttpResponse sent{0, "", {}};
+  auto command = std::make_unique<Command>();
+  command->kind = Command::Kind::kScale;
+  command->count = 3;
+  ForwardCommand(&queue, std::move(command),
+                 Responder::Capture([&](HttpResponse r) { sent = r; }),
+                 milliseconds(10));
+  auto taken = queue.TakeAll();
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0]->count, 3);
+  taken[0]->reply.set_value(CommandReply{200, R"({"workers":3})", {}});
+  EXPECT_EQ(sent.status, 200);
+  EXPECT_EQ(sent.body, "{\"workers\":3}\n");
+  taken[0]->reply.set_value(CommandReply{500, "{}", {}});
+  EXPECT_EQ(sent.status, 200) << "answered once";
 }
 
 }  // namespace

@@ -1,22 +1,15 @@
 #include "admin/control_server.h"
 
-#include <poll.h>
-#include <spdlog/spdlog.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <cstring>
-#include <mutex>
-#include <thread>
 
 #include "admin/control_routes.h"
-#include "admin/http_lite.h"
-#include "admin/task_pool.h"
+#include "admin/http_server.h"
 #include "os/fd.h"
 
 namespace corefork {
@@ -83,19 +76,6 @@ std::string PeerRefusal(int fd) {
          " or root)";
 }
 
-// After an error response while the client may still be sending: stop
-// writing, then read what comes for a moment so that closing does not turn
-// into a reset that could cost the client our response.
-void LingerClose(int fd, int stop_fd) {
-  shutdown(fd, SHUT_WR);
-  auto deadline = HttpClock::now() + std::chrono::milliseconds(500);
-  char buf[4096];
-  for (int i = 0; i < 256; ++i) {
-    if (WaitReady(fd, POLLIN, deadline, stop_fd) != IoResult::kOk) return;
-    if (recv(fd, buf, sizeof buf, MSG_DONTWAIT) <= 0) return;
-  }
-}
-
 }  // namespace
 
 struct ControlServer::Impl {
@@ -103,22 +83,10 @@ struct ControlServer::Impl {
   CommandQueue* commands;
   Router router;
   Fd listen_fd;
-  Fd stop_fd;  // eventfd; readable once Stop() began
   ino_t socket_inode = 0;
-  std::unique_ptr<TaskPool> pool;
-  std::thread listener;
-
-  std::mutex mu;
-  std::condition_variable slot_freed;
-  int active = 0;  // connections being served
-  bool stopping = false;
+  std::unique_ptr<HttpServer> server;
 
   Status Bind(const sockaddr_un& addr);
-  void Listen();
-  bool AcquireSlot();
-  void ReleaseSlot();
-  void Serve(Fd conn);
-  HttpResponse Respond(int fd, RequestParser& parser, IoResult read);
 };
 
 Status ControlServer::Impl::Bind(const sockaddr_un& addr) {
@@ -136,84 +104,7 @@ Status ControlServer::Impl::Bind(const sockaddr_un& addr) {
     return PosixError("control: chmod 0600 " + path);
   }
   socket_inode = st.st_ino;
-  if (listen(listen_fd.get(), options.listen_backlog) != 0) {
-    return PosixError("control: listen " + path);
-  }
   return Status::Ok();
-}
-
-bool ControlServer::Impl::AcquireSlot() {
-  std::unique_lock<std::mutex> lock(mu);
-  slot_freed.wait(lock,
-                  [&] { return stopping || active < options.max_connections; });
-  if (stopping) return false;
-  ++active;
-  return true;
-}
-
-void ControlServer::Impl::ReleaseSlot() {
-  std::lock_guard<std::mutex> lock(mu);
-  --active;
-  slot_freed.notify_all();
-}
-
-// The listener thread. It takes a connection only when a handler slot is
-// free, so beyond max_connections clients wait in the kernel's backlog.
-void ControlServer::Impl::Listen() {
-  while (AcquireSlot()) {
-    IoResult ready = WaitReady(listen_fd.get(), POLLIN,
-                               HttpClock::time_point::max(), stop_fd.get());
-    if (ready != IoResult::kOk) {
-      ReleaseSlot();
-      if (ready == IoResult::kStopped) return;
-      continue;
-    }
-    int fd = accept4(listen_fd.get(), nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) {
-      ReleaseSlot();
-      if (errno == EMFILE || errno == ENFILE) {  // wait, do not spin
-        spdlog::warn("control: accept: {}", std::strerror(errno));
-        WaitReady(stop_fd.get(), POLLIN,
-                  HttpClock::now() + std::chrono::milliseconds(100), -1);
-      }
-      continue;
-    }
-    pool->Enqueue([this, fd] {
-      Serve(Fd(fd));
-      ReleaseSlot();
-    });
-  }
-}
-
-void ControlServer::Impl::Serve(Fd conn) {
-  HttpLimits limits{options.max_header_bytes, options.max_body_bytes};
-  RequestParser parser(limits);
-  IoResult read =
-      ReadRequest(conn.get(), parser, HttpClock::now() + options.read_timeout,
-                  stop_fd.get());
-  if (read != IoResult::kOk && read != IoResult::kTimeout) return;
-  HttpResponse response = Respond(conn.get(), parser, read);
-  IoResult written =
-      WriteAll(conn.get(), FormatResponse(response),
-               HttpClock::now() + options.write_timeout, stop_fd.get());
-  if (written == IoResult::kOk &&
-      parser.state() == RequestParser::State::kError) {
-    LingerClose(conn.get(), stop_fd.get());
-  }
-}
-
-HttpResponse ControlServer::Impl::Respond(int fd, RequestParser& parser,
-                                          IoResult read) {
-  if (read == IoResult::kTimeout) {
-    return ErrorResponse(408, "request not received within " +
-                                  std::to_string(options.read_timeout.count()) +
-                                  "ms");
-  }
-  if (std::string refusal = PeerRefusal(fd); !refusal.empty()) {
-    return ErrorResponse(403, refusal);
-  }
-  if (parser.state() == RequestParser::State::kError) return parser.error();
-  return router.Route(std::move(parser.request()));
 }
 
 ControlServer::ControlServer(ControlOptions options, CommandQueue* commands)
@@ -232,43 +123,47 @@ void ControlServer::Handle(std::string method, const std::string& pattern,
 
 Status ControlServer::Start() {
   Impl& impl = *impl_;
-  if (impl.listener.joinable())
-    return Status::Error("control: already started");
-  Result<sockaddr_un> addr = UnixAddress(impl.options.path);
+  if (impl.server) return Status::Error("control: already started");
+  const ControlOptions& o = impl.options;
+  Result<sockaddr_un> addr = UnixAddress(o.path);
   if (!addr.ok()) return addr.status();
-  Status s = MakeParentDirs(impl.options.path);
-  if (s.ok()) s = ClaimPath(impl.options.path, *addr);
+  Status s = MakeParentDirs(o.path);
+  if (s.ok()) s = ClaimPath(o.path, *addr);
   if (s.ok()) s = impl.Bind(*addr);
   if (!s.ok()) {
     impl.listen_fd.Reset();
     return s;
   }
-  impl.stop_fd.Reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  impl.stopping = false;
-  TaskPoolOptions pool;
-  pool.min_threads = 1;
-  pool.max_threads =
-      static_cast<size_t>(std::max(impl.options.max_connections, 1));
-  impl.options.max_connections = static_cast<int>(pool.max_threads);
-  impl.pool = std::make_unique<TaskPool>(pool);
-  impl.listener = std::thread([&impl] { impl.Listen(); });
+  HttpServerOptions h;
+  h.name = "control";
+  h.max_header_bytes = o.max_header_bytes;
+  h.max_body_bytes = o.max_body_bytes;
+  h.header_timeout = o.read_timeout;
+  h.body_timeout = o.read_timeout;
+  h.write_timeout = o.write_timeout;
+  h.idle_timeout = o.read_timeout;
+  h.answer_timeout = o.command_timeout;
+  h.keep_alive = false;  // every response closes (docs/endpoints.md)
+  h.max_connections = static_cast<size_t>(std::max(o.max_connections, 1));
+  h.max_long_waits = static_cast<size_t>(std::max(o.max_long_waits, 0));
+  h.max_waiting = h.max_connections;
+  h.listen_backlog = o.listen_backlog;
+  h.check_peer = &PeerRefusal;
+  auto server = std::make_unique<HttpServer>(
+      h, [&impl](HttpRequest& req, Responder reply) {
+        impl.router.Route(std::move(req), std::move(reply));
+      });
+  s = server->Start(std::move(impl.listen_fd));
+  if (!s.ok()) return s.Wrap("control");
+  impl.server = std::move(server);
   return Status::Ok();
 }
 
 void ControlServer::Stop() {
   Impl& impl = *impl_;
-  if (!impl.listener.joinable()) return;
-  {
-    std::lock_guard<std::mutex> lock(impl.mu);
-    impl.stopping = true;
-  }
-  impl.slot_freed.notify_all();
-  uint64_t one = 1;
-  ssize_t n = write(impl.stop_fd.get(), &one, sizeof one);
-  (void)n;
-  impl.listener.join();
-  impl.pool->Shutdown();  // connections see stop_fd and end at once
-  impl.listen_fd.Reset();
+  if (!impl.server) return;
+  impl.server->Stop();
+  impl.server.reset();
   // Unlink only our own socket: a newer server may have taken the path.
   struct stat st;
   if (lstat(impl.options.path.c_str(), &st) == 0 &&
@@ -278,5 +173,13 @@ void ControlServer::Stop() {
 }
 
 const std::string& ControlServer::path() const { return impl_->options.path; }
+
+int ControlServer::connections() const {
+  return impl_->server ? impl_->server->connections() : 0;
+}
+
+int ControlServer::waiting() const {
+  return impl_->server ? impl_->server->waiting() : 0;
+}
 
 }  // namespace corefork

@@ -1,8 +1,5 @@
 #include "admin/http_lite.h"
 
-#include <poll.h>
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -126,17 +123,20 @@ const char* StatusReason(int status) {
   }
 }
 
-std::string FormatResponse(const HttpResponse& response) {
-  std::string out = "HTTP/1.1 " + std::to_string(response.status) + " " +
-                    StatusReason(response.status) + "\r\n";
-  out += "Content-Type: application/json\r\n";
+std::string FormatResponse(const HttpResponse& response, bool keep_alive,
+                           bool head_only) {
+  std::string out;
+  out.reserve(160 + response.body.size());
+  out += "HTTP/1.1 " + std::to_string(response.status) + " " +
+         StatusReason(response.status) + "\r\n";
+  out += "Content-Type: " + response.content_type + "\r\n";
   out += "Content-Length: " + std::to_string(response.body.size()) + "\r\n";
-  out += "Connection: close\r\n";
+  out += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
   for (const auto& [name, value] : response.headers) {
     out += name + ": " + value + "\r\n";
   }
   out += "\r\n";
-  out += response.body;
+  if (!head_only) out += response.body;
   return out;
 }
 
@@ -244,48 +244,50 @@ RequestParser::State RequestParser::ParseHeaderLine(std::string_view line) {
 
 RequestParser::State RequestParser::CheckFraming() {
   size_t hosts = 0;
-  std::string_view length;
+  std::optional<uint64_t> length;
   for (const auto& [name, value] : request_.headers) {
     if (name == "host") ++hosts;
     if (name == "transfer-encoding") {
-      if (Lower(value).find("chunked") != std::string::npos) {
-        return Fail(411,
-                    "chunked request bodies are not supported: send the body "
-                    "with Content-Length");
-      }
-      return Fail(501, "Transfer-Encoding " + value + " is not supported");
+      // Bodies come with Content-Length only. Whatever the coding, its
+      // framing is not ours to guess: a request that relies on it could
+      // smuggle a second one, so it is refused and the connection closed.
+      return Fail(400,
+                  "Transfer-Encoding is not supported: send the body with "
+                  "Content-Length");
     }
     if (name == "content-length") {
-      if (!length.empty() && length != value) {
+      // 1*DIGIT only: no sign, no spaces, no list; at most 19 digits so the
+      // value fits in 64 bits.
+      bool digits = !value.empty() && value.size() <= 19 &&
+                    std::all_of(value.begin(), value.end(),
+                                [](char c) { return c >= '0' && c <= '9'; });
+      if (!digits) return Fail(400, "malformed Content-Length");
+      uint64_t n = 0;
+      std::from_chars(value.data(), value.data() + value.size(), n);
+      if (length && *length != n) {
         return Fail(400, "conflicting Content-Length headers");
       }
-      length = value;
+      length = n;
     }
   }
   if (hosts > 1) return Fail(400, "more than one Host header");
   if (hosts == 0 && request_.version == "HTTP/1.1") {
     return Fail(400, "missing Host header");
   }
-  if (length.empty()) return State::kNeedMore;
-  uint64_t n = 0;
-  auto [end, ec] =
-      std::from_chars(length.data(), length.data() + length.size(), n);
-  if (end != length.data() + length.size() ||
-      (ec != std::errc() && ec != std::errc::result_out_of_range)) {
-    return Fail(400, "malformed Content-Length");
-  }
-  if (ec == std::errc::result_out_of_range || n > limits_.max_body_bytes) {
-    return Fail(413, "request body of " + std::string(length) +
+  if (!length) return State::kNeedMore;
+  if (*length > limits_.max_body_bytes) {
+    return Fail(413, "request body of " + std::to_string(*length) +
                          " bytes is over the limit of " +
                          std::to_string(limits_.max_body_bytes) + " bytes");
   }
-  content_length_ = static_cast<size_t>(n);
+  content_length_ = static_cast<size_t>(*length);
   return State::kNeedMore;
 }
 
 RequestParser::State RequestParser::TryFinish() {
   if (buffer_.size() - body_start_ < content_length_) return state_;
   request_.body = buffer_.substr(body_start_, content_length_);
+  leftover_ = buffer_.substr(body_start_ + content_length_);
   buffer_.clear();
   buffer_.shrink_to_fit();
   return state_ = State::kDone;
@@ -344,61 +346,6 @@ Result<std::map<std::string, std::string>> ParseQuery(std::string_view query) {
     params[*key] = *value;
   }
   return params;
-}
-
-IoResult WaitReady(int fd, short events, HttpClock::time_point deadline,
-                   int stop_fd) {
-  for (;;) {
-    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline -
-                                                             HttpClock::now());
-    if (left.count() <= 0) return IoResult::kTimeout;
-    pollfd fds[2] = {{fd, events, 0}, {stop_fd, POLLIN, 0}};
-    int timeout = static_cast<int>(std::min<int64_t>(left.count(), 60'000));
-    int rc = poll(fds, stop_fd >= 0 ? 2 : 1, timeout);
-    if (rc < 0 && errno != EINTR) return IoResult::kError;
-    if (rc <= 0) continue;  // the loop re-checks the deadline
-    if (stop_fd >= 0 && fds[1].revents != 0) return IoResult::kStopped;
-    if (fds[0].revents != 0) return IoResult::kOk;  // errors show in recv
-  }
-}
-
-IoResult ReadRequest(int fd, RequestParser& parser,
-                     HttpClock::time_point deadline, int stop_fd) {
-  char buf[4096];
-  while (parser.state() == RequestParser::State::kNeedMore) {
-    IoResult ready = WaitReady(fd, POLLIN, deadline, stop_fd);
-    if (ready != IoResult::kOk) return ready;
-    ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-    if (n == 0) return IoResult::kEof;
-    if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
-      return IoResult::kError;
-    }
-    parser.Feed(std::string_view(buf, static_cast<size_t>(n)));
-    if (parser.WantsContinue()) {
-      IoResult sent =
-          WriteAll(fd, "HTTP/1.1 100 Continue\r\n\r\n", deadline, stop_fd);
-      if (sent != IoResult::kOk) return sent;
-      parser.ContinueSent();
-    }
-  }
-  return IoResult::kOk;
-}
-
-IoResult WriteAll(int fd, std::string_view data, HttpClock::time_point deadline,
-                  int stop_fd) {
-  while (!data.empty()) {
-    ssize_t n = send(fd, data.data(), data.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n >= 0) {
-      data.remove_prefix(static_cast<size_t>(n));
-    } else if (errno == EAGAIN) {
-      IoResult ready = WaitReady(fd, POLLOUT, deadline, stop_fd);
-      if (ready != IoResult::kOk) return ready;
-    } else if (errno != EINTR) {
-      return IoResult::kError;
-    }
-  }
-  return IoResult::kOk;
 }
 
 }  // namespace corefork

@@ -1,11 +1,10 @@
-// http_lite: the strict, bounded HTTP/1.1 pieces the control server is built
-// from: a request parser fed bytes as they arrive (Content-Length bodies
-// only, limits on header and body size), a response formatter that always
-// closes the connection, and socket reads/writes bound by a deadline and a
-// stop fd. No threads and no shared state: each connection owns its parser.
+// http_lite: the strict, bounded HTTP/1.1 pieces HttpServer is built from: a
+// request parser fed bytes as they arrive (Content-Length bodies only, limits
+// on header and body size, strict framing so that no request can smuggle
+// another) and a response formatter. No I/O, no threads and no shared state:
+// each connection owns its parser.
 #pragma once
 
-#include <chrono>
 #include <cstddef>
 #include <map>
 #include <optional>
@@ -36,8 +35,9 @@ struct HttpRequest {
 
 struct HttpResponse {
   int status = 200;
-  std::string body;     // JSON
+  std::string body;
   HttpHeaders headers;  // beyond Content-Type/Length and Connection
+  std::string content_type = "application/json";
 };
 
 // A JSON response; a trailing newline is added so curl output ends cleanly.
@@ -46,8 +46,10 @@ HttpResponse JsonResponse(int status, std::string body);
 HttpResponse ErrorResponse(int status, std::string_view message);
 // "Not Found" for 404 ...; "Unknown" for codes this file does not use.
 const char* StatusReason(int status);
-// The whole response as bytes, with `Connection: close`.
-std::string FormatResponse(const HttpResponse& response);
+// The whole response as bytes, with `Connection: keep-alive` or `close`;
+// `head_only` (a HEAD request) leaves the body out but keeps its length.
+std::string FormatResponse(const HttpResponse& response,
+                           bool keep_alive = false, bool head_only = false);
 
 struct HttpLimits {
   size_t max_header_bytes = 16 * 1024;  // request line + headers
@@ -61,9 +63,16 @@ class RequestParser {
   explicit RequestParser(HttpLimits limits) : limits_(limits) {}
 
   // Appends bytes and parses as far as they go. Bytes after a complete
-  // request (pipelining) are ignored: every response closes the connection.
+  // request (the next, pipelined one) are kept for TakeLeftover(); once the
+  // state is not kNeedMore, further bytes are not taken.
   State Feed(std::string_view bytes);
   State state() const { return state_; }
+  // The request line and headers have arrived (the body may not have).
+  bool head_parsed() const { return body_start_ != 0; }
+  // Bytes buffered so far (the head, then the body); 0 once done.
+  size_t buffered() const { return buffer_.size(); }
+  // kDone: the bytes that came after this request.
+  std::string TakeLeftover() { return std::move(leftover_); }
   // kDone: the request. kError: the response to send (400, 413, 431 ...).
   HttpRequest& request() { return request_; }
   const HttpResponse& error() const { return error_; }
@@ -84,6 +93,7 @@ class RequestParser {
   const HttpLimits limits_;
   State state_ = State::kNeedMore;
   std::string buffer_;
+  std::string leftover_;
   size_t scanned_ = 0;     // buffer_ before this holds no end of head
   size_t body_start_ = 0;  // 0 until the head is parsed
   size_t content_length_ = 0;
@@ -98,20 +108,5 @@ std::optional<std::string> PercentDecode(std::string_view s,
                                          bool plus_is_space);
 // "a=1&b=x%20y" -> {a: 1, b: "x y"}; an error names the bad parameter.
 Result<std::map<std::string, std::string>> ParseQuery(std::string_view query);
-
-// Socket I/O bound by an absolute deadline. stop_fd (-1 for none) becoming
-// readable means "give up now" (server shutdown).
-using HttpClock = std::chrono::steady_clock;
-enum class IoResult { kOk, kEof, kTimeout, kStopped, kError };
-
-// Waits until fd has `events` (POLLIN/POLLOUT; errors count as ready).
-IoResult WaitReady(int fd, short events, HttpClock::time_point deadline,
-                   int stop_fd);
-// Reads until the parser is done or failed (kOk), answering
-// `Expect: 100-continue` on the way.
-IoResult ReadRequest(int fd, RequestParser& parser,
-                     HttpClock::time_point deadline, int stop_fd);
-IoResult WriteAll(int fd, std::string_view data, HttpClock::time_point deadline,
-                  int stop_fd);
 
 }  // namespace corefork

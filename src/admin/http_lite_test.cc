@@ -39,7 +39,7 @@ const std::vector<ParseCase>& ParseCases() {
       {"query is split from the path",
        "POST /scale?workers=3 HTTP/1.1\r\nHost: x\r\n\r\n", State::kDone, 0, "",
        "POST", "/scale"},
-      {"pipelined bytes after the body are ignored",
+      {"pipelined bytes after the body wait for the next request",
        "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nokGET /b",
        State::kDone, 0, "", "POST", "/a", "ok"},
       {"head not complete yet", "POST /reload HTTP/1.1\r\nHost: x\r\n",
@@ -75,10 +75,42 @@ const std::vector<ParseCase>& ParseCases() {
        "bare CR"},
       {"chunked body",
        "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
-       State::kError, 411, "Content-Length"},
+       State::kError, 400, "Content-Length"},
       {"other transfer coding",
        "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
-       State::kError, 501, "gzip"},
+       State::kError, 400, "Transfer-Encoding is not supported"},
+      {"Transfer-Encoding with Content-Length",
+       "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+       "Transfer-Encoding: chunked\r\n\r\n",
+       State::kError, 400, "Transfer-Encoding is not supported"},
+      {"Transfer-Encoding in another case",
+       "POST /a HTTP/1.1\r\nHost: x\r\ntRaNsFeR-eNcOdInG:  chunked \r\n\r\n",
+       State::kError, 400, "Transfer-Encoding is not supported"},
+      {"space before the colon of Transfer-Encoding",
+       "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n",
+       State::kError, 400, "malformed header line"},
+      {"tab in a header name",
+       "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length\t: 3\r\n\r\n",
+       State::kError, 400, "malformed header line"},
+      {"Content-Length with a plus sign",
+       "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\n",
+       State::kError, 400, "malformed Content-Length"},
+      {"empty Content-Length",
+       "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length:\r\n\r\n", State::kError,
+       400, "malformed Content-Length"},
+      {"Content-Length as a list",
+       "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\n\r\n",
+       State::kError, 400, "malformed Content-Length"},
+      {"Content-Length with inner space",
+       "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1 2\r\n\r\n",
+       State::kError, 400, "malformed Content-Length"},
+      {"Content-Length in hex",
+       "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 0x5\r\n\r\n",
+       State::kError, 400, "malformed Content-Length"},
+      {"equal Content-Lengths are one",
+       "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+       "Content-Length: 02\r\n\r\nok",
+       State::kDone, 0, "", "POST", "/a", "ok"},
       {"Content-Length not a number",
        "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n",
        State::kError, 400, "malformed Content-Length"},
@@ -94,6 +126,10 @@ const std::vector<ParseCase>& ParseCases() {
        State::kError, 413, "over the limit of 64 bytes"},
       {"Content-Length beyond 64 bits",
        "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999"
+       "\r\n\r\n",
+       State::kError, 400, "malformed Content-Length"},
+      {"Content-Length of 19 digits",
+       "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 9999999999999999999"
        "\r\n\r\n",
        State::kError, 413, "over the limit"},
       {"head over the limit, unfinished",
@@ -182,6 +218,26 @@ TEST(HttpLiteFormatTest, ResponseClosesAndCountsBytes) {
             "Allow: POST\r\n"
             "\r\n"
             "{\"error\":\"nope \\\"quoted\\\"\"}\n");
+}
+
+TEST(HttpLiteParserTest, LeftoverIsTheNextRequest) {
+  RequestParser parser(HttpLimits{256, 64});
+  EXPECT_EQ(parser.Feed("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2"
+                        "\r\n\r\nokGET /b HTTP/1.1\r\n"),
+            State::kDone);
+  EXPECT_EQ(parser.request().body, "ok");
+  EXPECT_EQ(parser.TakeLeftover(), "GET /b HTTP/1.1\r\n");
+  EXPECT_EQ(parser.Feed("more"), State::kDone) << "done parsers take no more";
+}
+
+TEST(HttpLiteFormatTest, KeepAliveAndHead) {
+  HttpResponse response{200, "abc", {}, "text/plain"};
+  EXPECT_EQ(FormatResponse(response, /*keep_alive=*/true, /*head_only=*/true),
+            "HTTP/1.1 200 OK\r\n"
+            "Content-Type: text/plain\r\n"
+            "Content-Length: 3\r\n"
+            "Connection: keep-alive\r\n"
+            "\r\n");
 }
 
 TEST(HttpLiteFormatTest, PercentDecode) {

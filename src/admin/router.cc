@@ -1,5 +1,7 @@
 #include "admin/router.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <exception>
 #include <utility>
@@ -63,7 +65,7 @@ bool Router::Match(const std::vector<std::string>& segments,
   return path.size() == segments.size();
 }
 
-HttpResponse Router::Route(HttpRequest request) const {
+void Router::Route(HttpRequest request, Responder reply) const {
   const std::vector<std::string> path = Split(request.path);
   std::vector<std::string> allowed;
   for (const Entry& entry : routes_) {
@@ -78,17 +80,20 @@ HttpResponse Router::Route(HttpRequest request) const {
     }
     request.path_params = std::move(params);
     try {
-      return entry.handler(request);
+      entry.handler(request, std::move(reply));
     } catch (const std::exception& e) {
-      return ErrorResponse(500, std::string("internal error: ") + e.what());
+      // The Responder went down with the handler's frame and answered 500.
+      spdlog::error("{} {}: internal error: {}", request.method, request.path,
+                    e.what());
     }
+    return;
   }
-  if (allowed.empty()) return ErrorResponse(404, "not found");
+  if (allowed.empty()) return reply.Send(ErrorResponse(404, "not found"));
   HttpResponse response = ErrorResponse(405, "method " + request.method +
                                                  " is not allowed here; use " +
                                                  Join(allowed, " or "));
   response.headers.emplace_back("Allow", Join(allowed, ", "));
-  return response;
+  reply.Send(std::move(response));
 }
 
 }  // namespace corefork

@@ -4,6 +4,8 @@
 // request.path_params) or, last only, "*" (the rest of the path, possibly
 // empty, as path_params["*"]). The first registered match wins. Register
 // every route before serving; Route() is then read-only and thread-safe.
+// Handlers run on the server thread and must not block: they answer through
+// the Responder, at once or later from any thread (see http_server.h).
 #pragma once
 
 #include <functional>
@@ -12,10 +14,11 @@
 #include <vector>
 
 #include "admin/http_lite.h"
+#include "admin/http_server.h"
 
 namespace corefork {
 
-using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+using HttpHandler = std::function<void(const HttpRequest&, Responder)>;
 
 class Router {
  public:
@@ -23,9 +26,10 @@ class Router {
   void Handle(std::string method, const std::string& pattern,
               HttpHandler handler);
 
-  // The handler's response; 404 when no pattern matches the path, 405 with
-  // an Allow header when patterns match but not for this method.
-  HttpResponse Route(HttpRequest request) const;
+  // Hands the request to its handler; 404 when no pattern matches the
+  // path, 405 with an Allow header when patterns match but not for this
+  // method.
+  void Route(HttpRequest request, Responder reply) const;
 
  private:
   struct Entry {

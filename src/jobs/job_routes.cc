@@ -30,37 +30,46 @@ std::unique_ptr<Command> MakeCommand(Command::Kind kind) {
 void AddJobRoutes(ControlServer& server, CommandQueue* commands,
                   std::chrono::milliseconds timeout,
                   std::chrono::milliseconds wait_timeout) {
-  server.Handle("POST", "/jobs/{name}/runs", [=](const HttpRequest& req) {
-    auto command = MakeCommand(Command::Kind::kRunJob);
-    command->name = req.path_params.at("name");
-    command->body = req.body;
-    auto wait = req.query.find("wait");
-    command->wait = wait != req.query.end() &&
-                    (wait->second == "true" || wait->second == "1");
-    const bool waiting = command->wait;
-    HttpResponse response = AwaitReply(commands->Post(std::move(command)),
-                                       waiting ? wait_timeout : timeout);
-    if (waiting && response.status == 503 &&
-        response.body.find("did not answer") != std::string::npos) {
-      return ErrorResponse(504, "the run did not end in time; it goes on");
-    }
-    return response;
-  });
-  server.Handle("GET", "/jobs/runs/{id}", [=](const HttpRequest& req) {
-    auto command = MakeCommand(Command::Kind::kGetRun);
-    command->run_id = RunId(req);
-    if (command->run_id == 0) return ErrorResponse(404, "no such run");
-    return AwaitReply(commands->Post(std::move(command)), timeout);
-  });
-  server.Handle("DELETE", "/jobs/runs/{id}", [=](const HttpRequest& req) {
-    auto command = MakeCommand(Command::Kind::kCancelRun);
-    command->run_id = RunId(req);
-    if (command->run_id == 0) return ErrorResponse(404, "no such run");
-    return AwaitReply(commands->Post(std::move(command)), timeout);
-  });
-  server.Handle("GET", "/jobs", [=](const HttpRequest&) {
-    return AwaitReply(commands->Post(MakeCommand(Command::Kind::kListJobs)),
-                      timeout);
+  server.Handle(
+      "POST", "/jobs/{name}/runs",
+      [=](const HttpRequest& req, Responder reply) {
+        auto command = MakeCommand(Command::Kind::kRunJob);
+        command->name = req.path_params.at("name");
+        command->body = req.body;
+        auto wait = req.query.find("wait");
+        command->wait = wait != req.query.end() &&
+                        (wait->second == "true" || wait->second == "1");
+        if (!command->wait) {
+          return ForwardCommand(commands, std::move(command), std::move(reply),
+                                timeout);
+        }
+        ForwardCommand(
+            commands, std::move(command), std::move(reply), wait_timeout,
+            ErrorResponse(504, "the run did not end in time; it goes on"),
+            /*long_wait=*/true);
+      });
+  server.Handle(
+      "GET", "/jobs/runs/{id}", [=](const HttpRequest& req, Responder reply) {
+        auto command = MakeCommand(Command::Kind::kGetRun);
+        command->run_id = RunId(req);
+        if (command->run_id == 0) {
+          return reply.Send(ErrorResponse(404, "no such run"));
+        }
+        ForwardCommand(commands, std::move(command), std::move(reply), timeout);
+      });
+  server.Handle("DELETE", "/jobs/runs/{id}",
+                [=](const HttpRequest& req, Responder reply) {
+                  auto command = MakeCommand(Command::Kind::kCancelRun);
+                  command->run_id = RunId(req);
+                  if (command->run_id == 0) {
+                    return reply.Send(ErrorResponse(404, "no such run"));
+                  }
+                  ForwardCommand(commands, std::move(command), std::move(reply),
+                                 timeout);
+                });
+  server.Handle("GET", "/jobs", [=](const HttpRequest&, Responder reply) {
+    ForwardCommand(commands, MakeCommand(Command::Kind::kListJobs),
+                   std::move(reply), timeout);
   });
 }
 

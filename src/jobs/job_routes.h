@@ -1,6 +1,8 @@
 // The jobs part of the control API: HTTP routes on the control socket that
 // become job Commands for the event loop (docs/jobs.md lists them). The
-// handlers run on control-server threads and only wait on futures.
+// handlers run on the control server's thread and never wait: a
+// `?wait=true` run is a pending response, answered when the run ends, and
+// freed at once when its client hangs up.
 #pragma once
 
 #include <chrono>
