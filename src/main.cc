@@ -27,6 +27,7 @@
 #include "metrics/metrics.h"
 #include "net/listener.h"
 #include "os/executable.h"
+#include "os/fd_limit.h"
 #include "os/exit_codes.h"
 #include "os/runtime_paths.h"
 #include "os/signals.h"
@@ -152,6 +153,9 @@ CompatPlan PlanWorkerCompat(const Config& config, const std::string& executable,
 
 // Everything that can fail before the first worker starts, then the loop.
 int Run(Config config) {
+  // Thousands of admin connections need fds, not threads; children get the
+  // original limit back (os/fd_limit.h).
+  RaiseFdLimit();
   Status s = BlockHandledSignals();
   if (s.ok()) s = BecomeChildSubreaper();
   if (!s.ok()) {

@@ -14,6 +14,8 @@
 #include <climits>
 #include <cstring>
 
+#include "os/fd_limit.h"
+
 // 32-bit x86 and ARM keep 16-bit ids in the old syscall numbers.
 #ifdef SYS_setresuid32
 #define COREFORK_SYS_SETGROUPS SYS_setgroups32
@@ -48,6 +50,9 @@ struct ChildPlan {
   // Highest fd + 1 to close one by one when close_range fails: the
   // RLIMIT_NOFILE soft limit, read by the parent (getrlimit is fine there).
   int close_limit;
+  // The RLIMIT_NOFILE (soft, hard) to give the child back: the limit
+  // corefork started with (see os/fd_limit.h); soft RLIM_INFINITY = keep.
+  rlimit nofile;
   // Written by the child before it gives up; read by the parent after vfork.
   volatile int error;
   volatile const char* step;
@@ -113,6 +118,10 @@ int MoveHigh(int fd, int floor) { return fcntl(fd, F_DUPFD, floor); }
   // listing /proc/self/fd would need opendir, which allocates).
   if (close_range(floor, UINT_MAX, 0) != 0) {
     for (int fd = floor; fd < plan->close_limit; ++fd) close(fd);
+  }
+  if (plan->nofile.rlim_cur != RLIM_INFINITY &&
+      syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &plan->nofile, nullptr) != 0) {
+    ChildFail(plan, "setrlimit(RLIMIT_NOFILE)");
   }
   // Raw syscalls, as glibc's own posix_spawn uses: the libc wrappers run the
   // all-threads credential broadcast (setxid), which walks and signals the
@@ -188,6 +197,12 @@ Result<pid_t> Spawn(const SpawnOptions& options, SpawnFailure* failure) {
   plan.gid = options.gid;
   plan.uid = options.uid;
   plan.close_limit = CloseLimit();
+  plan.nofile = {OriginalFdLimit(), RLIM_INFINITY};
+  if (plan.nofile.rlim_cur != RLIM_INFINITY) {
+    rlimit now{};
+    getrlimit(RLIMIT_NOFILE, &now);
+    plan.nofile.rlim_max = now.rlim_max;
+  }
   plan.pid_digits = pid_entry.empty()
                         ? nullptr
                         : pid_entry.data() + options.pid_env_var.size() + 1;

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "os/fd.h"
+#include "os/fd_limit.h"
 
 namespace corefork {
 namespace {
@@ -102,6 +103,23 @@ TEST(SpawnTest, PassesFdsFromThreeAndNothingElse) {
   EXPECT_EQ(fds, "0 1 2 3 4 ");
   kill(*pid, SIGKILL);
   waitpid(*pid, nullptr, 0);
+}
+
+// corefork raises its own fd limit for the admin server's connections; its
+// children get the limit it started with back.
+TEST(SpawnTest, ChildrenGetTheOriginalFdLimit) {
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  if (saved.rlim_max <= 1024) GTEST_SKIP() << "hard limit too low to test";
+  rlimit lowered = {1000, saved.rlim_max};
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lowered), 0);
+  EXPECT_EQ(RaiseFdLimit(), saved.rlim_max);
+  EXPECT_EQ(OriginalFdLimit(), 1000u);
+  rlimit now{};
+  getrlimit(RLIMIT_NOFILE, &now);
+  EXPECT_EQ(now.rlim_cur, saved.rlim_max);
+  EXPECT_EQ(RunCaptured("ulimit -n"), "1000\n");
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
 }
 
 TEST(SpawnTest, CleanSignalStateAndOwnProcessGroup) {
