@@ -27,8 +27,8 @@
 #include "metrics/metrics.h"
 #include "net/listener.h"
 #include "os/executable.h"
-#include "os/fd_limit.h"
 #include "os/exit_codes.h"
+#include "os/fd_limit.h"
 #include "os/runtime_paths.h"
 #include "os/signals.h"
 #include "os/spawn.h"
@@ -147,7 +147,8 @@ CompatPlan PlanWorkerCompat(const Config& config, const std::string& executable,
         "with SO_REUSEPORT, else it fails with EADDRINUSE",
         plan.no_shim_reason);
   }
-  if (plan.node_ipc) spdlog::debug("compat.node_ipc: workers get NODE_CHANNEL_FD");
+  if (plan.node_ipc)
+    spdlog::debug("compat.node_ipc: workers get NODE_CHANNEL_FD");
   return plan;
 }
 

@@ -34,20 +34,23 @@ TEST_F(JobsBurstTest, ConcurrencyIsNeverExceededUnderABurstOf200) {
   // Marks itself active, records how many runs are active now (itself
   // included), works a little, unmarks itself before it exits: a count can
   // only include runs whose process is still alive.
-  const std::string script =
-      "f='" + active + "'/$COREFORK_RUN_ID; : > \"$f\"; "
-      "echo $(ls '" + active + "' | wc -l) >> '" + counts + "'; "
-      "sleep 0.02; rm -f \"$f\"";
-  Process& cf = StartJobs("jobs:\n"
-                          "  burst:\n"
-                          "    command: " +
-                          ShCommand(script) +
-                          "\n"
-                          "    concurrency: " +
-                          std::to_string(kConcurrency) +
-                          "\n"
-                          "    queue: 300\n"
-                          "    on_demand: true\n");
+  const std::string script = "f='" + active +
+                             "'/$COREFORK_RUN_ID; : > \"$f\"; "
+                             "echo $(ls '" +
+                             active + "' | wc -l) >> '" + counts +
+                             "'; "
+                             "sleep 0.02; rm -f \"$f\"";
+  Process& cf = StartJobs(
+      "jobs:\n"
+      "  burst:\n"
+      "    command: " +
+      ShCommand(script) +
+      "\n"
+      "    concurrency: " +
+      std::to_string(kConcurrency) +
+      "\n"
+      "    queue: 300\n"
+      "    on_demand: true\n");
   ASSERT_TRUE(WaitControl(cf));
 
   struct Outcome {
@@ -87,7 +90,8 @@ TEST_F(JobsBurstTest, ConcurrencyIsNeverExceededUnderABurstOf200) {
       }
       ++sent;
     }
-    for (auto& [i, conn] : held) record(i, conn->ReadResponse(milliseconds(60000)));
+    for (auto& [i, conn] : held)
+      record(i, conn->ReadResponse(milliseconds(60000)));
   };
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) threads.emplace_back(client, t);
@@ -116,7 +120,8 @@ TEST_F(JobsBurstTest, ConcurrencyIsNeverExceededUnderABurstOf200) {
                                   {{"job", "burst"}, {"result", "succeeded"}})
                         << " of " << kRequests << "\n"
                         << MetricsText();
-  EXPECT_LE(max_running, kConcurrency) << "corefork_jobs_running{job=\"burst\"}";
+  EXPECT_LE(max_running, kConcurrency)
+      << "corefork_jobs_running{job=\"burst\"}";
   EXPECT_GT(max_queued, 0) << "the burst never queued: not a burst";
 
   int accepted = 0, waited = 0;

@@ -40,8 +40,8 @@ class JobsErrorsTest : public JobsTest {
 };
 
 TEST_F(JobsErrorsTest, UnknownJobsAndRunsAre404) {
-  Process& cf = StartJobs(
-      "jobs:\n  echo:\n    command: [cat]\n    on_demand: true\n");
+  Process& cf =
+      StartJobs("jobs:\n  echo:\n    command: [cat]\n    on_demand: true\n");
   ASSERT_TRUE(WaitControl(cf));
   ExpectError(Submit("nope"), 404, "POST /jobs/nope/runs");
   ExpectError(Submit("nope", "", true), 404, "POST /jobs/nope/runs?wait=true");
@@ -155,13 +155,15 @@ TEST_F(JobsErrorsTest, RunsAreAcceptedDuringTheDrainAnd503OnceWorkersStop) {
 
   ASSERT_TRUE(cf.Signal(SIGTERM));
   ASSERT_TRUE(PollUntil(
-      [&] { return cf.Stderr().find("graceful shutdown") != std::string::npos; },
+      [&] {
+        return cf.Stderr().find("graceful shutdown") != std::string::npos;
+      },
       milliseconds(3000)))
       << "corefork did not log taking SIGTERM";
   // Draining: still accepted, and run.
   UnixHttpResponse during = Submit("echo", "during drain", true);
-  ASSERT_EQ(during.status, 200) << "POST ?wait=true during the drain delay: "
-                                << during.ToString();
+  ASSERT_EQ(during.status, 200)
+      << "POST ?wait=true during the drain delay: " << during.ToString();
   EXPECT_EQ(Body(during).Str("state").value_or(""), "succeeded");
   EXPECT_EQ(Body(during).Str("stdout").value_or(""), "during drain");
 

@@ -19,7 +19,8 @@ TEST_F(JobsMetricsTest, MetricsReflectRuns) {
   const std::string script =
       "read what; case $what in "
       "ok) exit 0;; fail) exit 1;; hang) exec sleep 30;; "
-      "gate) while [ ! -f '" + release + "' ]; do sleep 0.02; done;; esac";
+      "gate) while [ ! -f '" +
+      release + "' ]; do sleep 0.02; done;; esac";
   Process& cf = StartJobs(
       "jobs:\n"
       "  m:\n"
@@ -63,9 +64,9 @@ TEST_F(JobsMetricsTest, MetricsReflectRuns) {
   EXPECT_EQ(MetricSample(text, "corefork_job_duration_seconds_count", m), 6.0)
       << text;
   // The timed-out run alone took >= 0.4s.
-  EXPECT_GE(MetricSample(text, "corefork_job_duration_seconds_sum", m)
-                .value_or(0),
-            0.4)
+  EXPECT_GE(
+      MetricSample(text, "corefork_job_duration_seconds_sum", m).value_or(0),
+      0.4)
       << text;
   EXPECT_EQ(MetricSample(text, "corefork_job_duration_seconds_bucket",
                          {{"job", "m"}, {"le", "+Inf"}}),

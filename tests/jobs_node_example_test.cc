@@ -41,16 +41,20 @@ TEST_F(JobsNodeExampleTest, ChildRouteReturnsFib30ComputedByTheFibJob) {
   // nothing waits in TearDown).
   std::string cmd = "cd '" + dir + "' && exec '" + COREFORK_BIN +
                     "' --config corefork-jobs.yaml --workers 2"
-                    " --host 127.0.0.1 --port " + std::to_string(port) +
+                    " --host 127.0.0.1 --port " +
+                    std::to_string(port) +
                     " --drain-delay 0s --log-level debug";
   Process& cf = Spawn({"/bin/sh", "-c", cmd});
   // server.js has no /healthz: its / answers once a worker listens.
-  ASSERT_TRUE(PollUntil(
-      [&] {
-        return !cf.Running() ||
-               HttpGet("127.0.0.1", port, "/", milliseconds(500)).status == 200;
-      },
-      milliseconds(20000)) && cf.Running())
+  ASSERT_TRUE(
+      PollUntil(
+          [&] {
+            return !cf.Running() ||
+                   HttpGet("127.0.0.1", port, "/", milliseconds(500)).status ==
+                       200;
+          },
+          milliseconds(20000)) &&
+      cf.Running())
       << "the node example did not come up";
 
   HttpResponse r = HttpGet("127.0.0.1", port, "/child", milliseconds(30000));

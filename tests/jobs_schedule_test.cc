@@ -41,10 +41,9 @@ int MaxOpen(const std::vector<Event>& events) {
 }
 
 int Count(const std::vector<Event>& events, bool start) {
-  return static_cast<int>(std::count_if(
-      events.begin(), events.end(), [&](const Event& e) {
-        return e.start == start;
-      }));
+  return static_cast<int>(
+      std::count_if(events.begin(), events.end(),
+                    [&](const Event& e) { return e.start == start; }));
 }
 
 std::string Describe(const std::vector<Event>& events) {
@@ -61,8 +60,7 @@ class JobsScheduleTest : public JobsTest {
  protected:
   // A job that logs "start T", sleeps `seconds`, logs "end T".
   std::string LoggingJob(const std::string& name, const std::string& log,
-                         const std::string& seconds,
-                         const std::string& extra) {
+                         const std::string& seconds, const std::string& extra) {
     return "jobs:\n  " + name + ":\n    command: " +
            ShCommand("echo start $(date +%s.%N) >> '" + log + "'; sleep " +
                      seconds + "; echo end $(date +%s.%N) >> '" + log + "'") +
@@ -92,8 +90,8 @@ TEST_F(JobsScheduleTest, EveryJobFiresOnTime) {
     return times;
   };
   // Due at about +1s and +2s.
-  const bool two = PollUntil([&] { return tick_times().size() >= 2; },
-                             milliseconds(2600));
+  const bool two =
+      PollUntil([&] { return tick_times().size() >= 2; }, milliseconds(2600));
   const double waited =
       std::chrono::duration<double>(Clock::now() - t0).count();
   ASSERT_TRUE(two) << "only " << tick_times().size()

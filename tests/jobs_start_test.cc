@@ -70,8 +70,9 @@ TEST_F(JobsStartTest, FailingRequiredStartJobStopsStartupWithItsMessage) {
       "jobs:\n"
       "  10-migrate:\n"
       "    command: " +
-      ShCommand("echo 'migration 42 failed: relation users is missing' >&2; "
-                "exit 3") +
+      ShCommand(
+          "echo 'migration 42 failed: relation users is missing' >&2; "
+          "exit 3") +
       "\n"
       "    at_start: true\n"  // required: true is the default
       "  20-warm:\n"
@@ -88,7 +89,8 @@ TEST_F(JobsStartTest, FailingRequiredStartJobStopsStartupWithItsMessage) {
       << "the job's stderr is not in corefork's stderr";
   EXPECT_NE(cf.Stderr().find("10-migrate"), std::string::npos)
       << "corefork's stderr does not name the failed job";
-  EXPECT_FALSE(FileExists(workers)) << "a worker started: " << ReadFile(workers);
+  EXPECT_FALSE(FileExists(workers))
+      << "a worker started: " << ReadFile(workers);
   EXPECT_FALSE(FileExists(later)) << "the next start job ran anyway";
 }
 
@@ -113,8 +115,12 @@ TEST_F(JobsStartTest, RequiredStartJobThatTimesOutStopsStartup) {
   EXPECT_FALSE(FileExists(workers)) << "a worker started";
   const pid_t pid = std::atoi(ReadFile(pid_file).c_str());
   ASSERT_GT(pid, 0);
-  EXPECT_TRUE(PollUntil([&] { ReapOrphans(); return GoneOrZombie(pid); },
-                        milliseconds(2000)))
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        ReapOrphans();
+        return GoneOrZombie(pid);
+      },
+      milliseconds(2000)))
       << "the timed-out start job (pid " << pid << ") is still alive";
 }
 

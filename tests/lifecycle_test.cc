@@ -29,10 +29,11 @@ TEST_F(LifecycleTest, SigtermDuringStartJobsStartsNoWorker) {
       ShCommand("trap '' TERM; echo $$ > '" + job_pid + "'; sleep 3; true") +
       "\n"
       "    at_start: true\n";
-  Process& cf =
-      StartJobs(yaml, {"/bin/sh", "-c",
-                       "echo started >> '" + workers + "'; exec sleep 1000"});
-  ASSERT_TRUE(PollUntil([&] { return FileExists(job_pid); }, milliseconds(5000)))
+  Process& cf = StartJobs(
+      yaml,
+      {"/bin/sh", "-c", "echo started >> '" + workers + "'; exec sleep 1000"});
+  ASSERT_TRUE(
+      PollUntil([&] { return FileExists(job_pid); }, milliseconds(5000)))
       << "the at-start job never ran";
   ASSERT_EQ(kill(cf.pid(), SIGTERM), 0);
   std::optional<int> code = cf.WaitExit(milliseconds(8000));

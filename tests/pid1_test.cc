@@ -103,9 +103,9 @@ TEST_F(Pid1Test, EndsProcessesThatLeftTheirGroup) {
   const std::string got_term = Path("daemon.term");
   // The daemon notes a polite SIGTERM (the kernel's SIGKILL at PID 1's exit
   // would give it no chance to); $0 = "daemon-4242" finds it from outside.
-  const std::string script =
-      "setsid sh -c 'trap \"echo term > " + got_term +
-      "; exit 0\" TERM; while :; do sleep 0.1; done' daemon-4242 & exec " HELLO_BIN;
+  const std::string script = "setsid sh -c 'trap \"echo term > " + got_term +
+                             "; exit 0\" TERM; while :; do sleep 0.1; done' "
+                             "daemon-4242 & exec " HELLO_BIN;
   pid_t cf =
       StartAsPid1({"--workers", "1", "--host", "127.0.0.1", "--port",
                    std::to_string(port), "--drain-delay", "50ms",
@@ -131,7 +131,8 @@ TEST_F(Pid1Test, EndsProcessesThatLeftTheirGroup) {
   std::optional<int> code = unshare_->WaitExit(milliseconds(8000));
   ASSERT_TRUE(code.has_value()) << "corefork (pid 1) did not exit";
   EXPECT_EQ(*code, 0);
-  EXPECT_TRUE(PollUntil([&] { return ProcessGone(daemon); }, milliseconds(2000)))
+  EXPECT_TRUE(
+      PollUntil([&] { return ProcessGone(daemon); }, milliseconds(2000)))
       << "daemon " << daemon << " outlived corefork";
   EXPECT_TRUE(FileExists(got_term)) << "the daemon got no SIGTERM first";
   EXPECT_NE(unshare_->Stderr().find("sent SIGTERM to every remaining process"),

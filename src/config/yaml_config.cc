@@ -182,8 +182,8 @@ constexpr std::array<YamlField<CompatConfig>, 2> kCompatFields = {{
 }};
 
 const std::vector<std::string_view> kTopKeys = {
-    "command",    "workers",   "port",     "host",  "admin",      "listeners",
-    "sizing",     "restart",   "shutdown", "ready", "watchdog",   "control",
+    "command",    "workers",   "port",     "host",  "admin",       "listeners",
+    "sizing",     "restart",   "shutdown", "ready", "watchdog",    "control",
     "log_format", "log_level", "env",      "jobs",  "job_history", "compat"};
 
 // A key that belongs to a section, written at the top level.
@@ -269,9 +269,15 @@ bool ValidEnvName(std::string_view name) {
 // readiness.
 bool ReservedEnvName(std::string_view name) {
   static constexpr std::string_view kReserved[] = {
-      "LISTEN_FDS",   "LISTEN_PID",   "LISTEN_FDNAMES",
-      "NOTIFY_SOCKET", "PORT",        "WATCHDOG_USEC",
-      "WATCHDOG_PID", "NODE_CHANNEL_FD", "NODE_CHANNEL_SERIALIZATION_MODE"};
+      "LISTEN_FDS",
+      "LISTEN_PID",
+      "LISTEN_FDNAMES",
+      "NOTIFY_SOCKET",
+      "PORT",
+      "WATCHDOG_USEC",
+      "WATCHDOG_PID",
+      "NODE_CHANNEL_FD",
+      "NODE_CHANNEL_SERIALIZATION_MODE"};
   for (std::string_view reserved : kReserved) {
     if (name == reserved) return true;
   }

@@ -454,7 +454,8 @@ control: {socket: /run/app/control.sock}
     const char* error;
   } cases[] = {
       {"ready: {mode: maybe}\n",
-       "corefork.yaml:1:15: ready.mode: expected auto, none, notify, fd or listen, got "
+       "corefork.yaml:1:15: ready.mode: expected auto, none, notify, fd or "
+       "listen, got "
        "\"maybe\""},
       {"ready: {min_workers: 150%}\n",
        "corefork.yaml:1:22: ready.min_workers: expected a count like 2 or a "

@@ -110,7 +110,8 @@ Result<ExecutableInfo> InspectExecutable(const std::string& path) {
     }
     return info;
   }
-  return Status::Error(path + ": not an ELF binary or a script starting with #!");
+  return Status::Error(path +
+                       ": not an ELF binary or a script starting with #!");
 }
 
 bool CanPreload(const std::string& path, const std::string& path_env,
@@ -125,7 +126,8 @@ bool CanPreload(const std::string& path, const std::string& path_env,
     if (info->kind == ExecutableInfo::Kind::kElf) {
       if (info->go) *why = "a Go binary (Go calls the kernel, not libc)";
       if (!info->go && !info->dynamic()) *why = "statically linked";
-      if (info->musl()) *why = "linked against musl (the shim is built for glibc)";
+      if (info->musl())
+        *why = "linked against musl (the shim is built for glibc)";
       return info->dynamic() && !info->go && !info->musl();
     }
     // `#!/usr/bin/env node`: what matters is the program env runs.

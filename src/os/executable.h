@@ -23,9 +23,7 @@ struct ExecutableInfo {
   std::string script_argument;
 
   bool dynamic() const { return kind == Kind::kElf && !interpreter.empty(); }
-  bool musl() const {
-    return interpreter.find("ld-musl") != std::string::npos;
-  }
+  bool musl() const { return interpreter.find("ld-musl") != std::string::npos; }
 };
 
 // Errors read like "/app: is a directory" or "/app: not an ELF binary or a

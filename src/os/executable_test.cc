@@ -90,7 +90,11 @@ TEST_F(ExecutableTest, WhatTheKernelCannotRunIsRefused) {
        "not an ELF binary or a script starting with #!"},
       {"empty file", Write("empty", ""),
        "not an ELF binary or a script starting with #!"},
-      {"truncated ELF", Write("elf", "\x7f" "ELF\x02"), "ELF"},
+      {"truncated ELF",
+       Write("elf",
+             "\x7f"
+             "ELF\x02"),
+       "ELF"},
       {"fifo (never blocks)", dir_ + "/fifo", "not a regular file"},
       {"missing", dir_ + "/nope", "No such file"},
   };

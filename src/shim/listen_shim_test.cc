@@ -412,8 +412,7 @@ TEST(ListenShim, PythonWildcardBindGetsTheInheritedListener) {
   // tcpi_sacked is the maximum backlog.
   tcp_info info{};
   socklen_t info_len = sizeof info;
-  ASSERT_EQ(getsockopt(l.fd.get(), IPPROTO_TCP, TCP_INFO, &info, &info_len),
-            0);
+  ASSERT_EQ(getsockopt(l.fd.get(), IPPROTO_TCP, TCP_INFO, &info, &info_len), 0);
   EXPECT_EQ(info.tcpi_sacked, 16u) << "the app's backlog replaced ours";
   EXPECT_EQ(Exchange(l, AF_INET, ""),
             "hello from " + std::to_string(app.pid()));

@@ -26,8 +26,8 @@ std::string BaseName(const std::string& path) {
 
 bool IsNodeLauncher(const std::string& argv0) {
   const std::string name = BaseName(argv0);
-  return name == "node" || name == "nodejs" || name == "npm" ||
-         name == "npx" || name == "yarn";
+  return name == "node" || name == "nodejs" || name == "npm" || name == "npx" ||
+         name == "yarn";
 }
 
 }  // namespace
@@ -62,10 +62,10 @@ CompatPlan PlanCompat(const Config& config, const std::string& executable,
       plan.shim_path = shim_path;
     }
   }
-  plan.node_ipc = config.compat.node_ipc == NodeIpc::kOn ||
-                  (config.compat.node_ipc == NodeIpc::kAuto &&
-                   !config.command.empty() &&
-                   IsNodeLauncher(config.command[0]));
+  plan.node_ipc =
+      config.compat.node_ipc == NodeIpc::kOn ||
+      (config.compat.node_ipc == NodeIpc::kAuto && !config.command.empty() &&
+       IsNodeLauncher(config.command[0]));
   plan.ready_mode = config.ready.mode;
   if (plan.ready_mode == ReadyMode::kAuto) {
     plan.ready_mode = plan.shim() ? ReadyMode::kListen : ReadyMode::kNone;

@@ -48,16 +48,19 @@ TEST(CompatTest, NodeIpcForNodeLaunchers) {
     NodeIpc setting;
     bool ipc;
   } cases[] = {
-      {"node", NodeIpc::kAuto, true},  {"/usr/bin/npm", NodeIpc::kAuto, true},
-      {"npx", NodeIpc::kAuto, true},   {"yarn", NodeIpc::kAuto, true},
-      {"python3", NodeIpc::kAuto, false}, {"node", NodeIpc::kOff, false},
-      {"python3", NodeIpc::kOn, true},    {"nodemon", NodeIpc::kAuto, false},
+      {"node", NodeIpc::kAuto, true},
+      {"/usr/bin/npm", NodeIpc::kAuto, true},
+      {"npx", NodeIpc::kAuto, true},
+      {"yarn", NodeIpc::kAuto, true},
+      {"python3", NodeIpc::kAuto, false},
+      {"node", NodeIpc::kOff, false},
+      {"python3", NodeIpc::kOn, true},
+      {"nodemon", NodeIpc::kAuto, false},
   };
   for (const auto& c : cases) {
     Config config = WithCommand({c.argv0});
     config.compat.node_ipc = c.setting;
-    EXPECT_EQ(PlanCompat(config, "/bin/sh", "", "").node_ipc, c.ipc)
-        << c.argv0;
+    EXPECT_EQ(PlanCompat(config, "/bin/sh", "", "").node_ipc, c.ipc) << c.argv0;
   }
 }
 

@@ -83,8 +83,9 @@ TEST(NotifyTest, ReplyCarriesAnFdToTheAsker) {
   int asker = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   sockaddr_un self = {};
   self.sun_family = AF_UNIX;
-  ASSERT_EQ(bind(asker, reinterpret_cast<sockaddr*>(&self), sizeof(sa_family_t)),
-            0);  // autobind: the kernel picks an abstract name
+  ASSERT_EQ(
+      bind(asker, reinterpret_cast<sockaddr*>(&self), sizeof(sa_family_t)),
+      0);  // autobind: the kernel picks an abstract name
   sockaddr_un to = {};
   to.sun_family = AF_UNIX;
   std::strcpy(to.sun_path, path.c_str());

@@ -29,7 +29,8 @@ constexpr std::string_view kListening = "COREFORK_LISTENING=";
 
 int ParsePortValue(std::string_view text) {
   int port = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+  auto [end, ec] =
+      std::from_chars(text.data(), text.data() + text.size(), port);
   if (ec != std::errc() || end != text.data() + text.size() || port < 1 ||
       port > 65535) {
     return -1;
@@ -38,8 +39,10 @@ int ParsePortValue(std::string_view text) {
 }
 
 std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\r')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\r'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -90,8 +93,8 @@ void Supervisor::AddCompatEnvironment(const Slot& slot,
     if (preload == env->end()) {
       env->push_back("LD_PRELOAD=" + compat.shim_path);
     } else {
-      *preload = "LD_PRELOAD=" +
-                 AppendPreload(preload->substr(11), compat.shim_path);
+      *preload =
+          "LD_PRELOAD=" + AppendPreload(preload->substr(11), compat.shim_path);
     }
     std::vector<int> ports;
     for (const ListenerConfig& l : context_.listeners->configs()) {
@@ -157,8 +160,8 @@ void Supervisor::OnIpcMessage(Worker& worker, const std::string& json) {
 
 void Supervisor::CloseIpc(Worker& worker, const std::string& why) {
   if (!why.empty()) {
-    spdlog::warn("worker {} (pid {}): closing its IPC channel: {}",
-                 worker.slot, worker.pid, why);
+    spdlog::warn("worker {} (pid {}): closing its IPC channel: {}", worker.slot,
+                 worker.pid, why);
   }
   worker.ipc.Reset();  // also leaves the epoll set: the fd was ours only
   worker.ipc_partial.clear();
@@ -174,9 +177,10 @@ void Supervisor::AskToStop(Worker& worker) {
                     worker.pid);
       return;
     }
-    spdlog::warn("worker {} (pid {}): cannot send 'shutdown' over IPC; "
-                 "sending the stop signal instead",
-                 worker.slot, worker.pid);
+    spdlog::warn(
+        "worker {} (pid {}): cannot send 'shutdown' over IPC; "
+        "sending the stop signal instead",
+        worker.slot, worker.pid);
   }
   kill(worker.pid, config_.shutdown.stop_signal);
 }

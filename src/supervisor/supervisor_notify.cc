@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-
 #include "supervisor/supervisor.h"
 #include "util/file.h"
 #include "util/format.h"
@@ -56,8 +55,9 @@ void Supervisor::ReadNotifyPipe(uint64_t serial) {
     if (worker.serial != serial || !worker.notify_pipe.valid()) continue;
     char buf[4096];
     ssize_t n = 0;
-    for (int reads = 0; reads < kMaxPipeReadsPerTurn &&
-                        (n = read(worker.notify_pipe.get(), buf, sizeof buf)) > 0;
+    for (int reads = 0;
+         reads < kMaxPipeReadsPerTurn &&
+         (n = read(worker.notify_pipe.get(), buf, sizeof buf)) > 0;
          ++reads) {
       for (const std::string& line : worker.notify_lines.Append(buf, n)) {
         OnNotify(worker, line);
