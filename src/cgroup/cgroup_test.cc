@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "util/in_child_for_tests.h"
+
 namespace corefork {
 namespace {
 
@@ -202,50 +204,19 @@ TEST(CgroupTest, ReadsMountinfoLinesLongerThanAnyBuffer) {
 // nullopt when the child did not finish in time.
 std::optional<std::string> DetectWithDeadline(const std::string& root,
                                               std::string* quota) {
-  int p[2];
-  if (pipe2(p, O_CLOEXEC) != 0) return std::nullopt;
-  pid_t pid = fork();
-  if (pid == 0) {
+  std::optional<std::string> out = InChild([&root] {
     CgroupInfo info = DetectCgroup(root);
-    std::string out =
+    std::string text =
         (info.cpu_quota_cores ? std::to_string(*info.cpu_quota_cores)
                               : std::string("none")) +
         "\n";
-    for (const std::string& n : info.notes) out += n + "\n";
-    size_t done = 0;
-    while (done < out.size()) {
-      ssize_t n = write(p[1], out.data() + done, out.size() - done);
-      if (n <= 0) _exit(1);
-      done += static_cast<size_t>(n);
-    }
-    _exit(0);
-  }
-  close(p[1]);
-  std::string out;
-  bool finished = false;
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    pollfd pfd{p[0], POLLIN, 0};
-    if (poll(&pfd, 1, 100) <= 0) continue;
-    char buf[4096];
-    ssize_t n = read(p[0], buf, sizeof buf);
-    if (n <= 0) {
-      finished = true;
-      break;
-    }
-    out.append(buf, static_cast<size_t>(n));
-  }
-  close(p[0]);
-  if (!finished) kill(pid, SIGKILL);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (!finished || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return std::nullopt;
-  }
-  size_t nl = out.find('\n');
-  *quota = out.substr(0, nl);
-  return out.substr(nl + 1);
+    for (const std::string& n : info.notes) text += n + "\n";
+    return text;
+  });
+  if (!out) return std::nullopt;
+  size_t newline = out->find('\n');
+  *quota = out->substr(0, newline);
+  return out->substr(newline + 1);
 }
 
 // A FIFO or a device where an interface file should be (a planted file in a

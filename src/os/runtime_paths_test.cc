@@ -16,6 +16,8 @@
 #include <optional>
 #include <string>
 
+#include "util/in_child_for_tests.h"
+
 namespace corefork {
 namespace {
 
@@ -52,45 +54,20 @@ constexpr uid_t kNobody = 65534;
 // the child did not report within the deadline.
 std::optional<std::string> PrepareAsNobody(
     const std::map<std::string, std::string>& env) {
-  int p[2];
-  if (pipe2(p, O_CLOEXEC) != 0) return std::nullopt;
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(p[0]);
+  return InChild([&env] {
     unsetenv("COREFORK_CONTROL_SOCKET");
     unsetenv("XDG_RUNTIME_DIR");
     for (const auto& [key, value] : env) setenv(key.c_str(), value.c_str(), 1);
-    std::string out;
     // Raw syscalls: only this (single-threaded) child changes identity.
     if (syscall(SYS_setgroups, 0, nullptr) != 0 ||
         syscall(SYS_setresgid, kNobody, kNobody, kNobody) != 0 ||
         syscall(SYS_setresuid, kNobody, kNobody, kNobody) != 0) {
-      out = "error setresuid failed";
-    } else {
-      Result<RuntimePaths> paths = PrepareRuntimePaths(Config{});
-      out = paths.ok() ? "ok " + paths->control_socket
-                       : "error " + paths.status().message();
+      return std::string("error setresuid failed");
     }
-    if (write(p[1], out.data(), out.size()) < 0) _exit(1);
-    _exit(0);
-  }
-  close(p[1]);
-  std::string out;
-  bool finished = false;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!finished && std::chrono::steady_clock::now() < deadline) {
-    pollfd pfd{p[0], POLLIN, 0};
-    if (poll(&pfd, 1, 100) <= 0) continue;
-    char buf[1024];
-    ssize_t n = read(p[0], buf, sizeof buf);
-    if (n <= 0) finished = true;
-    if (n > 0) out.append(buf, static_cast<size_t>(n));
-  }
-  close(p[0]);
-  if (!finished) kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
-  if (!finished) return std::nullopt;
-  return out;
+    Result<RuntimePaths> paths = PrepareRuntimePaths(Config{});
+    return paths.ok() ? "ok " + paths->control_socket
+                      : "error " + paths.status().message();
+  });
 }
 
 class RuntimeDirTest : public ::testing::Test {

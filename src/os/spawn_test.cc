@@ -27,6 +27,7 @@
 
 #include "os/fd.h"
 #include "os/fd_limit.h"
+#include "util/in_child_for_tests.h"
 
 namespace corefork {
 namespace {
@@ -245,46 +246,6 @@ bool InstallFilter(int nr, int err, int arg2 = -1) {
   filter.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
   sock_fprog prog{static_cast<unsigned short>(filter.size()), filter.data()};
   return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) == 0;
-}
-
-// Runs `body` in a forked child (so its seccomp filter and threads stay
-// there) and returns what it returned, or nullopt if it did not finish
-// within 10 s or died.
-std::optional<std::string> InChild(const std::function<std::string()>& body) {
-  int p[2];
-  if (pipe2(p, O_CLOEXEC) != 0) return std::nullopt;
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(p[0]);
-    std::string out = body();
-    size_t done = 0;
-    while (done < out.size()) {
-      ssize_t n = write(p[1], out.data() + done, out.size() - done);
-      if (n <= 0) _exit(1);
-      done += static_cast<size_t>(n);
-    }
-    _exit(0);
-  }
-  close(p[1]);
-  std::string out;
-  bool finished = false;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!finished && std::chrono::steady_clock::now() < deadline) {
-    pollfd pfd{p[0], POLLIN, 0};
-    if (poll(&pfd, 1, 100) <= 0) continue;
-    char buf[4096];
-    ssize_t n = read(p[0], buf, sizeof buf);
-    if (n <= 0) finished = true;
-    if (n > 0) out.append(buf, static_cast<size_t>(n));
-  }
-  close(p[0]);
-  if (!finished) kill(pid, SIGKILL);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (!finished || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return std::nullopt;
-  }
-  return out;
 }
 
 // Spawns /bin/sh -c `script` with stdout captured; returns its output and
