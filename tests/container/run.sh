@@ -146,8 +146,10 @@ mkdir -p "$ctx$(dirname "$interp")"
 cp -L "$interp" "$ctx$interp"
 cp "$hello_bin" "$ctx/hello"
 
-# The image holds exactly the libraries ldd names, plus the loader.
-expected=$( (for e in "${ldd_names[@]}"; do echo "${e%% *}"; done; basename "$interp") | sort)
+# The image holds exactly the libraries ldd names, plus the loader and the
+# listen shim (loaded into workers, not into corefork).
+expected=$( (for e in "${ldd_names[@]}"; do echo "${e%% *}"; done; basename "$interp"
+             echo libcorefork-listen.so) | sort)
 actual=$(find "$ctx" -type f -name '*.so*' -printf '%f\n' | sort)
 
 cat >"$ctx/Containerfile" <<'EOF'
