@@ -10,8 +10,9 @@ want=(build-essential cmake ninja-build pkg-config clang-format
 if [ "${1:-build}" = test ]; then
   # prometheus: a real scrape; clang + its runtime: the libFuzzer targets;
   # the drop-in tests' real apps come from tests/apps/install.sh below.
-  want+=(prometheus clang libclang-rt-14-dev nodejs npm python3
-         python3-uvicorn)
+  # (node, npm and python3-uvicorn: tests/apps/install.sh, which checks for
+  # the commands, since node may come with its own npm from elsewhere).
+  want+=(prometheus clang libclang-rt-14-dev)
 fi
 
 missing=()
