@@ -109,7 +109,7 @@ constexpr uint64_t kFirstConnId = 16;
 constexpr size_t kReadChunk = 16 * 1024;
 constexpr int kReadsPerTurn = 4;  // per connection, then others
 constexpr int kAcceptsPerTurn = 64;
-constexpr size_t kCarriedPerTurn = 64;     // pipelined requests started
+constexpr size_t kCarriedPerTurn = 16;     // pipelined requests started
 constexpr milliseconds kLinger{500};       // after an error response
 constexpr size_t kLingerBytes = 1 << 20;   // read and dropped at most
 constexpr milliseconds kAcceptPause{100};  // out of fds, nothing to evict
