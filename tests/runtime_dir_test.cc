@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -31,6 +32,12 @@ class RuntimeDirTest : public ::testing::Test {
     ASSERT_EQ(mkdir(tmp_.c_str(), 0700), 0);
     ASSERT_EQ(chmod(tmp_.c_str(), 01777), 0);
     runtime_ = tmp_ + "/corefork-" + std::to_string(kNobody);
+    // The build tree may sit under a 0700 directory (a CI checkout in a
+    // mktemp dir) that uid 65534 cannot enter: run copies from our 0755 dir.
+    corefork_ = dir_.Path("corefork");
+    hello_ = dir_.Path("hello");
+    std::filesystem::copy_file(COREFORK_BIN, corefork_);
+    std::filesystem::copy_file(HELLO_BIN, hello_);
   }
 
   // corefork as uid/gid 65534 with $TMPDIR = tmp_ and no explicit control
@@ -39,8 +46,8 @@ class RuntimeDirTest : public ::testing::Test {
     return std::make_unique<Process>(
         std::vector<std::string>{"/usr/bin/setpriv", "--reuid=65534",
                                  "--regid=65534", "--clear-groups", "--",
-                                 COREFORK_BIN, "--workers", "1", "--port",
-                                 std::to_string(port), "--", HELLO_BIN},
+                                 corefork_, "--workers", "1", "--port",
+                                 std::to_string(port), "--", hello_},
         std::map<std::string, std::string>{
             {"TMPDIR", tmp_},
             {"XDG_RUNTIME_DIR", ""},
@@ -49,7 +56,7 @@ class RuntimeDirTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::string tmp_, runtime_;
+  std::string tmp_, runtime_, corefork_, hello_;
 };
 
 TEST_F(RuntimeDirTest, RefusesADirectoryAnotherUserMadeFirst) {
