@@ -20,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "admin/admin_test_support.h"
+#include "os/fd.h"
 #include "support/jobs.h"
 
 namespace corefork::harness {
@@ -28,85 +30,17 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-// A socket closed on scope exit.
-class Sock {
- public:
-  Sock() = default;
-  explicit Sock(int fd) : fd_(fd) {}
-  Sock(Sock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Sock& operator=(Sock&& o) noexcept {
-    std::swap(fd_, o.fd_);
-    return *this;
-  }
-  ~Sock() {
-    if (fd_ >= 0) close(fd_);
-  }
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  void Reset() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
+using testing::ConnectUnix;
+using testing::ReadAll;
+using testing::SendAll;
 
- private:
-  int fd_ = -1;
-};
-
-Sock Tcp(int port) {
-  Sock s(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in addr = {};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    return Sock();
-  }
+// A loopback TCP connection, Nagle off: the tests time small writes.
+Fd Tcp(int port) {
+  Fd fd = testing::ConnectTcp(port);
   int one = 1;
-  setsockopt(s.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  return s;
-}
-
-Sock Unix(const std::string& path) {
-  Sock s(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un addr = {};
-  addr.sun_family = AF_UNIX;
-  path.copy(addr.sun_path, sizeof addr.sun_path - 1);
-  if (connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    return Sock();
-  }
-  return s;
-}
-
-bool SendAll(int fd, const std::string& data) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    done += static_cast<size_t>(n);
-  }
-  return true;
-}
-
-// Everything the peer sends until it closes (eof = true) or `timeout`.
-std::string ReadUntilClose(int fd, milliseconds timeout, bool* eof) {
-  *eof = false;
-  std::string out;
-  auto deadline = Clock::now() + timeout;
-  char buf[4096];
-  for (;;) {
-    auto left =
-        std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
-    pollfd p = {fd, POLLIN, 0};
-    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) {
-      return out;
-    }
-    ssize_t n = recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) {
-      *eof = true;
-      return out;
-    }
-    out.append(buf, static_cast<size_t>(n));
-  }
+  if (fd.valid())
+    setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
 }
 
 // Reads one response framed by Content-Length; its status, 0 if none.
@@ -173,7 +107,7 @@ int SocketsOf(pid_t pid) {
 // -1 when it is not a 200.
 double LivezMs(int port) {
   auto start = Clock::now();
-  Sock s = Tcp(port);
+  Fd s = Tcp(port);
   if (!s.valid() ||
       !SendAll(s.get(),
                "GET /livez HTTP/1.1\r\nHost: t\r\n"
@@ -233,7 +167,7 @@ TEST_F(HttpHardeningTest,
   const int sockets = SocketsOf(cf.pid());
   ASSERT_GT(threads, 0);
 
-  std::vector<Sock> idle, slow;
+  std::vector<Fd> idle, slow;
   for (int i = 0; i < 2'000; ++i) {
     idle.push_back(Tcp(admin_port()));
     ASSERT_TRUE(idle.back().valid()) << "idle connection " << i;
@@ -250,7 +184,7 @@ TEST_F(HttpHardeningTest,
   std::atomic<bool> done{false};
   std::thread trickle([&] {
     for (size_t byte = 0; !done; ++byte) {
-      for (Sock& s : slow) {
+      for (Fd& s : slow) {
         char c = byte < head.size() ? head[byte] : 'a';
         send(s.get(), &c, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
       }
@@ -287,7 +221,7 @@ TEST_F(HttpHardeningTest,
   EXPECT_EQ(max_threads, threads) << "a connection must not cost a thread";
   // The slow ones hit the 5 s head deadline: 408 and closed.
   bool eof = false;
-  std::string reply = ReadUntilClose(slow[0].get(), milliseconds(5'000), &eof);
+  std::string reply = ReadAll(slow[0].get(), milliseconds(5'000), &eof);
   EXPECT_NE(reply.find("HTTP/1.1 408"), std::string::npos) << reply;
   EXPECT_TRUE(eof);
 }
@@ -299,9 +233,9 @@ TEST_F(HttpHardeningTest,
 TEST_F(HttpHardeningTest, WaitingJobRequestsHoldUpNothingAndFreeTheirPlace) {
   Process& cf = Start();
   const int sockets = SocketsOf(cf.pid());
-  std::vector<Sock> waits;
+  std::vector<Fd> waits;
   for (int i = 0; i < 66; ++i) {
-    waits.push_back(Unix(ControlSocket()));
+    waits.push_back(ConnectUnix(ControlSocket()));
     ASSERT_TRUE(waits.back().valid());
     ASSERT_TRUE(SendAll(waits.back().get(),
                         "POST /jobs/sleeper/runs?wait=true HTTP/1.1\r\n"
@@ -335,7 +269,7 @@ TEST_F(HttpHardeningTest, WaitingJobRequestsHoldUpNothingAndFreeTheirPlace) {
   std::this_thread::sleep_for(milliseconds(2'000));  // the clients' patience
   waits.clear();                                     // all 66 hang up
   EXPECT_TRUE(
-      PollUntil([&] { return SocketsOf(cf.pid()) <= sockets; }, Millis(1'000)))
+      PollUntil([&] { return SocketsOf(cf.pid()) <= sockets; }, Millis(3'000)))
       << SocketsOf(cf.pid()) << " sockets, " << sockets << " before";
   EXPECT_EQ(timed("POST", "/reload"), 202);
   EXPECT_EQ(timed("GET", "/jobs"), 200);
@@ -396,7 +330,7 @@ TEST_F(HttpHardeningTest, SmugglingIs400AndCloseOnBothServers) {
     for (const std::string& framing : framings) {
       const std::string where =
           std::string(admin ? "admin" : "control") + ", " + framing;
-      Sock s = admin ? Tcp(admin_port()) : Unix(ControlSocket());
+      Fd s = admin ? Tcp(admin_port()) : ConnectUnix(ControlSocket());
       ASSERT_TRUE(s.valid()) << where;
       ASSERT_TRUE(SendAll(s.get(),
                           std::string("POST ") + (admin ? "/livez" : "/scale") +
@@ -404,7 +338,7 @@ TEST_F(HttpHardeningTest, SmugglingIs400AndCloseOnBothServers) {
                               "\r\n\r\n"
                               "GET /readyz HTTP/1.1\r\nHost: t\r\n\r\n"));
       bool eof = false;
-      std::string reply = ReadUntilClose(s.get(), milliseconds(3'000), &eof);
+      std::string reply = ReadAll(s.get(), milliseconds(3'000), &eof);
       EXPECT_EQ(reply.compare(0, 12, "HTTP/1.1 400"), 0)
           << where << ": " << reply;
       EXPECT_NE(reply.find("Connection: close"), std::string::npos) << where;

@@ -134,8 +134,11 @@ inline bool SendAll(int fd, const std::string& data) {
   return true;
 }
 
-// Everything the peer sends until it closes or `timeout` passes.
-inline std::string ReadAll(int fd, milliseconds timeout = milliseconds(5'000)) {
+// Everything the peer sends until it closes (*eof = true, when given) or
+// `timeout` passes.
+inline std::string ReadAll(int fd, milliseconds timeout = milliseconds(5'000),
+                           bool* eof = nullptr) {
+  if (eof != nullptr) *eof = false;
   auto deadline = Clock::now() + timeout;
   std::string out;
   char buf[4096];
@@ -147,7 +150,10 @@ inline std::string ReadAll(int fd, milliseconds timeout = milliseconds(5'000)) {
       return out;
     }
     ssize_t n = recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) return out;
+    if (n <= 0) {
+      if (eof != nullptr) *eof = true;
+      return out;
+    }
     out.append(buf, static_cast<size_t>(n));
   }
 }
