@@ -141,7 +141,9 @@ CompatPlan PlanWorkerCompat(const Config& config, const std::string& executable,
         "(listen shim {})",
         config.listeners.front().port, plan.shim_path);
   } else if (!plan.no_shim_reason.empty()) {
-    spdlog::warn(
+    // Info, not a warning: an app written for socket activation (fd 3) is
+    // fine; one that binds PORT itself gets the cause again if it crashes.
+    spdlog::info(
         "compat.listen: {}, so an LD_PRELOAD shim cannot reach it: it must "
         "serve the socket corefork passes as fd 3 (LISTEN_FDS) or bind PORT "
         "with SO_REUSEPORT, else it fails with EADDRINUSE",
