@@ -435,7 +435,7 @@ std::vector<std::string> Supervisor::WorkerEnvironment(const Slot& slot) const {
   // The notify pipe's write end follows the listeners: fd 3 + count, then
   // the Node IPC channel.
   env.push_back("COREFORK_NOTIFY_FD=" + std::to_string(3 + listener_count));
-  AddCompatEnvironment(slot, &env, static_cast<int>(4 + listener_count));
+  AddCompatEnvironment(&env, static_cast<int>(4 + listener_count));
   if (notify_socket_) env.push_back("NOTIFY_SOCKET=" + notify_socket_->path());
   if (!context_.control_socket_path.empty()) {
     env.push_back("COREFORK_CONTROL_SOCKET=" + context_.control_socket_path);
@@ -457,10 +457,9 @@ Supervisor::Worker* Supervisor::StartWorker(Slot& slot, bool successor) {
   }
   Fd notify_read(pipe_fds[0]), notify_write(pipe_fds[1]);
   fcntl(notify_read.get(), F_SETFL, O_NONBLOCK);
-  Worker pending;
-  Fd ipc_child;
+  Fd ipc, ipc_child;
   if (context_.compat.node_ipc) {
-    Status s = OpenIpc(pending, &ipc_child);
+    Status s = OpenIpc(&ipc, &ipc_child);
     if (!s.ok()) spdlog::warn("worker {}: {}", slot.id, s.message());
   }
 
@@ -509,8 +508,8 @@ Supervisor::Worker* Supervisor::StartWorker(Slot& slot, bool successor) {
   worker.notify_pipe = std::move(notify_read);
   Watch(epoll_.get(), worker.notify_pipe.get(), LoopTag::kNotifyPipe,
         worker.serial);
-  if (pending.ipc.valid()) {
-    worker.ipc = std::move(pending.ipc);
+  if (ipc.valid()) {
+    worker.ipc = std::move(ipc);
     Watch(epoll_.get(), worker.ipc.get(), LoopTag::kNodeIpc, worker.serial);
   }
   spdlog::info("worker {} started (pid {}){}", slot.id, *pid,

@@ -130,9 +130,8 @@ class Supervisor {
   // Drop-in compatibility (supervisor_compat.cc): the listen shim's requests
   // on the notify socket, and the Node IPC channel.
   bool OnShimMessage(Worker& worker, const NotifySocket::Datagram& d);
-  void AddCompatEnvironment(const Slot& slot, std::vector<std::string>* env,
-                            int next_fd) const;
-  Status OpenIpc(Worker& worker, Fd* child_end);
+  void AddCompatEnvironment(std::vector<std::string>* env, int next_fd) const;
+  static Status OpenIpc(Fd* ours, Fd* child_end);
   void ReadIpc(uint64_t serial);
   void OnIpcMessage(Worker& worker, const std::string& json);
   void CloseIpc(Worker& worker, const std::string& why);

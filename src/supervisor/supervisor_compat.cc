@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 
+#include "config/values.h"
 #include "supervisor/loop_tags.h"
 #include "supervisor/supervisor.h"
 
@@ -27,15 +27,10 @@ constexpr size_t kIpcReadPerTurn = 64 * 1024;
 constexpr std::string_view kListenerRequest = "COREFORK_LISTENER=";
 constexpr std::string_view kListening = "COREFORK_LISTENING=";
 
-int ParsePortValue(std::string_view text) {
-  int port = 0;
-  auto [end, ec] =
-      std::from_chars(text.data(), text.data() + text.size(), port);
-  if (ec != std::errc() || end != text.data() + text.size() || port < 1 ||
-      port > 65535) {
-    return -1;
-  }
-  return port;
+// The port of a shim message, or -1 when it is not one.
+int PortOf(std::string_view text) {
+  Result<int> port = ParsePort(text);
+  return port.ok() ? *port : -1;
 }
 
 std::string_view Trim(std::string_view s) {
@@ -52,7 +47,7 @@ bool Supervisor::OnShimMessage(Worker& worker,
                                const NotifySocket::Datagram& d) {
   std::string_view text = Trim(d.text);
   if (text.starts_with(kListening)) {
-    int port = ParsePortValue(text.substr(kListening.size()));
+    int port = PortOf(text.substr(kListening.size()));
     spdlog::debug("worker {} (pid {}, sender {}) listens on port {}",
                   worker.slot, worker.pid, d.sender, port);
     if (port == context_.listeners->FirstPort() &&
@@ -62,7 +57,7 @@ bool Supervisor::OnShimMessage(Worker& worker,
     return true;
   }
   if (!text.starts_with(kListenerRequest)) return false;
-  int port = ParsePortValue(text.substr(kListenerRequest.size()));
+  int port = PortOf(text.substr(kListenerRequest.size()));
   const std::vector<ListenerConfig>& configs = context_.listeners->configs();
   std::vector<int> fds = context_.listeners->FdsForSlot(worker.slot);
   int fd = -1;
@@ -81,10 +76,8 @@ bool Supervisor::OnShimMessage(Worker& worker,
   return true;
 }
 
-void Supervisor::AddCompatEnvironment(const Slot& slot,
-                                      std::vector<std::string>* env,
+void Supervisor::AddCompatEnvironment(std::vector<std::string>* env,
                                       int next_fd) const {
-  (void)slot;
   const CompatPlan& compat = context_.compat;
   if (compat.shim()) {
     auto preload = std::find_if(env->begin(), env->end(), [](const auto& e) {
@@ -108,14 +101,14 @@ void Supervisor::AddCompatEnvironment(const Slot& slot,
   }
 }
 
-Status Supervisor::OpenIpc(Worker& worker, Fd* child_end) {
+Status Supervisor::OpenIpc(Fd* ours, Fd* child_end) {
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
     return PosixError("socketpair (Node IPC)");
   }
-  worker.ipc.Reset(pair[0]);
+  ours->Reset(pair[0]);
   child_end->Reset(pair[1]);
-  fcntl(worker.ipc.get(), F_SETFL, O_NONBLOCK);
+  fcntl(ours->get(), F_SETFL, O_NONBLOCK);
   return Status::Ok();
 }
 
