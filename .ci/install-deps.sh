@@ -6,7 +6,7 @@ set -euo pipefail
 
 want=(build-essential cmake ninja-build pkg-config clang-format
       libcpp-httplib-dev libyaml-cpp-dev prometheus-cpp-dev libspdlog-dev
-      libfmt-dev libgtest-dev util-linux procps curl)
+      libfmt-dev nlohmann-json3-dev libcctz-dev libgtest-dev util-linux procps curl)
 if [ "${1:-build}" = test ]; then
   # prometheus: a real scrape; clang + its runtime: the libFuzzer targets;
   # the drop-in tests' real apps come from tests/apps/install.sh below.

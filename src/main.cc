@@ -19,11 +19,12 @@
 
 #include "admin/admin_server.h"
 #include "admin/control_server.h"
+#include "admin/job_routes.h"
 #include "cgroup/cgroup.h"
 #include "cgroup/sizing.h"
 #include "config/config.h"
 #include "config/values.h"
-#include "jobs/job_routes.h"
+#include "loop/commands.h"
 #include "metrics/metrics.h"
 #include "net/listener.h"
 #include "os/executable.h"
@@ -33,7 +34,6 @@
 #include "os/signals.h"
 #include "os/spawn.h"
 #include "os/trim.h"
-#include "supervisor/commands.h"
 #include "supervisor/compat.h"
 #include "supervisor/state.h"
 #include "supervisor/supervisor.h"
@@ -204,7 +204,7 @@ int Run(Config config) {
           l.name);
     }
   }
-  Result<RuntimePaths> paths = PrepareRuntimePaths(config);
+  Result<RuntimePaths> paths = PrepareRuntimePaths(config.control.socket);
   if (s.ok() && !paths.ok()) s = paths.status();
 
   StateBoard board;

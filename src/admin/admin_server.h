@@ -9,8 +9,8 @@
 #include <memory>
 #include <string>
 
+#include "loop/commands.h"
 #include "metrics/metrics.h"
-#include "supervisor/commands.h"
 #include "supervisor/state.h"
 #include "util/status.h"
 

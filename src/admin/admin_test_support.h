@@ -20,8 +20,8 @@
 #include <utility>
 #include <vector>
 
+#include "loop/commands.h"
 #include "os/fd.h"
-#include "supervisor/commands.h"
 
 namespace corefork::testing {
 

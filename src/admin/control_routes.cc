@@ -24,7 +24,8 @@ Result<int> WorkerCount(std::string_view text) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
   if (text.empty() || ec != std::errc() || end != text.data() + text.size() ||
       n < kMinScaleWorkers || n > kMaxScaleWorkers) {
-    return Status::Error("workers must be " + kRange + ", got " + Quote(text));
+    return Status::InvalidArgument("workers must be " + kRange + ", got " +
+                                   Quote(text));
   }
   return static_cast<int>(n);
 }
@@ -38,15 +39,16 @@ Result<std::string> WorkersFromBody(const std::string& body) {
   }
   for (const auto& [key, value] : *object) {
     if (key != "workers") {
-      return Status::Error("unknown field " + Quote(key));
+      return Status::InvalidArgument("unknown field " + Quote(key));
     }
   }
   auto workers = object->find("workers");
   if (workers == object->end()) {
-    return Status::Error("the body has no \"workers\" field");
+    return Status::InvalidArgument("the body has no \"workers\" field");
   }
   if (workers->second.type != JsonScalar::Type::kNumber) {
-    return Status::Error("workers must be " + kRange + " (a JSON number)");
+    return Status::InvalidArgument("workers must be " + kRange +
+                                   " (a JSON number)");
   }
   return workers->second.text;
 }
@@ -58,11 +60,12 @@ Result<int> ParseScaleRequest(const HttpRequest& request) {
   bool in_query = query != request.query.end();
   bool in_body = request.body.find_first_not_of(" \t\r\n") != std::string::npos;
   if (in_query && in_body) {
-    return Status::Error("give workers in the body or in the query, not both");
+    return Status::InvalidArgument(
+        "give workers in the body or in the query, not both");
   }
   if (in_query) return WorkerCount(query->second);
   if (!in_body) {
-    return Status::Error(
+    return Status::InvalidArgument(
         "missing worker count: send {\"workers\":N} or ?workers=N");
   }
   Result<std::string> text = WorkersFromBody(request.body);

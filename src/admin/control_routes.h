@@ -11,7 +11,7 @@
 #include "admin/http_lite.h"
 #include "admin/http_server.h"
 #include "admin/router.h"
-#include "supervisor/commands.h"
+#include "loop/commands.h"
 #include "util/status.h"
 
 namespace corefork {

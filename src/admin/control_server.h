@@ -12,7 +12,7 @@
 #include <string>
 
 #include "admin/router.h"
-#include "supervisor/commands.h"
+#include "loop/commands.h"
 #include "util/status.h"
 
 namespace corefork {

@@ -340,8 +340,8 @@ Result<std::map<std::string, std::string>> ParseQuery(std::string_view query) {
     auto value = PercentDecode(
         eq == std::string_view::npos ? "" : item.substr(eq + 1), true);
     if (!key || !value || key->empty()) {
-      return Status::Error("malformed query parameter \"" + std::string(item) +
-                           "\"");
+      return Status::InvalidArgument("malformed query parameter \"" +
+                                     std::string(item) + "\"");
     }
     params[*key] = *value;
   }

@@ -217,7 +217,7 @@ class FlatReader {
     }
   }
   Status Error(const std::string& what, size_t at) const {
-    return Status::Error(what + " at offset " + std::to_string(at));
+    return Status::InvalidArgument(what + " at offset " + std::to_string(at));
   }
   Status Error(const std::string& what) const { return Error(what, pos_); }
   Status Expected(const std::string& what) const {

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "util/log.h"
+
 namespace corefork {
 
 using Duration = std::chrono::milliseconds;
@@ -149,8 +151,6 @@ struct CompatConfig {
   CompatListen listen = CompatListen::kAuto;
   NodeIpc node_ipc = NodeIpc::kAuto;
 };
-
-enum class LogFormat { kText, kJson };
 
 struct LogConfig {
   LogFormat format = LogFormat::kText;

@@ -6,8 +6,8 @@
 #include <climits>
 
 #include "config/values.h"
-#include "jobs/cron.h"
-#include "jobs/tzfile.h"
+#include "schedule/cron.h"
+#include "schedule/tzfile.h"
 
 namespace corefork {
 namespace {
@@ -18,7 +18,7 @@ Status ApplyBool(std::string_view v, bool* out) {
   } else if (v == "false" || v == "no" || v == "off") {
     *out = false;
   } else {
-    return Status::Error(
+    return Status::InvalidArgument(
         fmt::format("expected true or false, got {}", Quote(v)));
   }
   return Status::Ok();
@@ -32,7 +32,7 @@ Status ApplyOverlap(std::string_view v, JobConfig* j) {
   } else if (v == "allow") {
     j->overlap = Overlap::kAllow;
   } else {
-    return Status::Error(
+    return Status::InvalidArgument(
         fmt::format("expected skip, queue or allow, got {}", Quote(v)));
   }
   return Status::Ok();
@@ -54,7 +54,8 @@ Status ApplyTimezone(std::string_view v, JobConfig* j) {
 
 Status ApplyName(std::string_view v, std::string* out) {
   if (v.empty() || v.find_first_of(" \t/:") != std::string_view::npos) {
-    return Status::Error(fmt::format("expected a name, got {}", Quote(v)));
+    return Status::InvalidArgument(
+        fmt::format("expected a name, got {}", Quote(v)));
   }
   *out = std::string(v);
   return Status::Ok();
@@ -111,7 +112,7 @@ constexpr std::array<YamlField<JobConfig>, 19> kJobFields = {{
      [](std::string_view v, JobConfig* j) {
        Result<Duration> d = ParseDuration(v);
        if (d.ok() && d->count() < 1000) {
-         return Status::Error(fmt::format(
+         return Status::InvalidArgument(fmt::format(
              "expected a duration of at least 1s, got {}", Quote(v)));
        }
        return StoreParsed(std::move(d), &j->every);

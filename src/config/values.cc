@@ -14,7 +14,8 @@ namespace corefork {
 namespace {
 
 Status Expected(std::string_view what, std::string_view got) {
-  return Status::Error(fmt::format("expected {}, got {}", what, Quote(got)));
+  return Status::InvalidArgument(
+      fmt::format("expected {}, got {}", what, Quote(got)));
 }
 
 // Length of the leading unsigned decimal in `text` ("12", "1.5", ".5"), 0

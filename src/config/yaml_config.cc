@@ -25,7 +25,7 @@ Status ApplyListenerName(std::string_view v, ListenerConfig* l) {
                 c == '.' || c == '-');
   }
   if (!ok) {
-    return Status::Error(fmt::format(
+    return Status::InvalidArgument(fmt::format(
         "expected a name of letters, digits, '_', '.' or '-', got {}",
         Quote(v)));
   }
@@ -56,7 +56,7 @@ constexpr std::array<YamlField<ListenerConfig>, 5> kListenerFields = {{
 Status ApplyMemoryPerWorker(std::string_view v, SizingConfig* s) {
   Result<uint64_t> bytes = ParseSize(v);
   if (bytes.ok() && *bytes == 0) {
-    return Status::Error(fmt::format(
+    return Status::InvalidArgument(fmt::format(
         "expected a size > 0 like 512Mi or 2G (or null), got {}", Quote(v)));
   }
   return StoreParsed(std::move(bytes), &s->memory_per_worker);
@@ -159,7 +159,7 @@ constexpr std::array<YamlField<WatchdogConfig>, 2> kWatchdogFields = {{
 Status ApplyControlSocket(std::string_view v, ControlConfig* c) {
   // sun_path holds 108 bytes including the terminating NUL.
   if (v.empty() || v.size() > 107 || v.front() != '/') {
-    return Status::Error(fmt::format(
+    return Status::InvalidArgument(fmt::format(
         "expected an absolute path of at most 107 bytes, got {}", Quote(v)));
   }
   c->socket = std::string(v);

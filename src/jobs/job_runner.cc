@@ -15,10 +15,10 @@
 #include <cstdlib>
 
 #include "config/values.h"
+#include "loop/loop_tags.h"
 #include "os/exit_codes.h"
 #include "os/fd.h"
 #include "os/spawn.h"
-#include "supervisor/loop_tags.h"
 #include "util/format.h"
 #include "util/log.h"
 
@@ -366,8 +366,15 @@ void JobRunner::StartRun(Job& job, Run& run, TimePoint now) {
   for (int i = 0; i < 2; ++i) {
     run.serials[i] = next_serial_++;
     pipes_[run.serials[i]] = {run.id, i};
-    Watch(options_.epoll_fd, run.pipes[i].get(), LoopTag::kJobPipe,
-          run.serials[i]);
+    Status watched = Watch(options_.epoll_fd, run.pipes[i].get(),
+                           LoopTag::kJobPipe, run.serials[i]);
+    if (!watched.ok()) {
+      // Unread, the pipe would fill and stall the job: closing it makes the
+      // job's writes fail (EPIPE) instead, which its exit then shows.
+      spdlog::error("job {} run {}: cannot read its output: {}", run.job,
+                    run.id, watched.message());
+      run.pipes[i].Reset();
+    }
   }
   ++job.running;
   spdlog::debug("job {} run {} started (pid {})", run.job, run.id, run.pid);

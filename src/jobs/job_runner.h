@@ -20,11 +20,11 @@
 #include <vector>
 
 #include "config/config.h"
-#include "jobs/cron.h"
 #include "jobs/output_capture.h"
 #include "jobs/run_history.h"
+#include "loop/commands.h"
 #include "metrics/metrics.h"
-#include "supervisor/commands.h"
+#include "schedule/cron.h"
 
 namespace corefork {
 

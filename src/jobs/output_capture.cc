@@ -61,29 +61,11 @@ void OutputCapture::Consume(const char* data, size_t size, LogBudget& budget,
       max_output_ > kept_.size() ? max_output_ - kept_.size() : 0;
   kept_.append(data, std::min(size, room));
   if (size > room) truncated_ = true;
-  const char* end = data + size;
-  while (data < end) {
-    const char* newline =
-        static_cast<const char*>(std::memchr(data, '\n', end - data));
-    const char* stop = newline ? newline : end;
-    if (!discarding_) {
-      const size_t take =
-          std::min<size_t>(stop - data, kMaxLogLine - partial_.size());
-      partial_.append(data, take);
-      if (partial_.size() >= kMaxLogLine &&
-          (newline == nullptr || take < static_cast<size_t>(stop - data))) {
-        // Log what fits now; a line that never ends must still show up.
-        Emit(partial_ + kCutMark, budget, now);
-        partial_.clear();
-        discarding_ = true;
-      }
-    }
-    if (newline == nullptr) break;
-    if (!discarding_) Emit(partial_, budget, now);
-    partial_.clear();
-    discarding_ = false;
-    data = newline + 1;
-  }
+  lines_.Feed(std::string_view(data, size), [&](std::string_view line,
+                                                bool cut) {
+    Emit(cut ? std::string(line) + kCutMark : std::string(line), budget, now);
+    return true;
+  });
 }
 
 void OutputCapture::Emit(const std::string& line, LogBudget& budget,
@@ -105,10 +87,8 @@ void OutputCapture::ReportSuppressed() {
 }
 
 void OutputCapture::EndAttempt(LogBudget& budget, Clock::time_point now) {
-  if (!partial_.empty() && !discarding_) Emit(partial_, budget, now);
-  partial_.clear();
-  partial_.shrink_to_fit();
-  discarding_ = false;
+  if (!lines_.partial().empty()) Emit(lines_.partial(), budget, now);
+  lines_.Reset();
   ReportSuppressed();
 }
 

@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <string>
 
+#include "loop/line_splitter.h"
+
 namespace corefork {
 
 // A token bucket over lines and bytes: a burst is logged whole, a steady
@@ -84,8 +86,7 @@ class OutputCapture {
   uint64_t max_output_ = 0;
   std::string kept_;
   bool truncated_ = false;
-  std::string partial_;      // the line being read, at most kMaxLogLine
-  bool discarding_ = false;  // the rest of a cut line
+  LineSplitter lines_{kMaxLogLine};
   uint64_t suppressed_ = 0;  // lines held back since the last report
   uint64_t suppressed_total_ = 0;
 };

@@ -62,13 +62,14 @@ Result<ExecutableInfo> InspectElf(int fd, const std::string& path) {
   Elf64_Ehdr eh;
   if (!ReadAt(fd, &eh, sizeof eh, 0) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
       eh.e_phentsize != sizeof(Elf64_Phdr)) {
-    return Status::Error(path + ": not a 64-bit ELF binary for this machine");
+    return Status::InvalidArgument(
+        path + ": not a 64-bit ELF binary for this machine");
   }
   ExecutableInfo info;
   std::vector<Elf64_Phdr> headers(eh.e_phnum);
   if (!ReadAt(fd, headers.data(), headers.size() * sizeof(Elf64_Phdr),
               static_cast<off_t>(eh.e_phoff))) {
-    return Status::Error(path + ": truncated ELF program headers");
+    return Status::InvalidArgument(path + ": truncated ELF program headers");
   }
   for (const Elf64_Phdr& ph : headers) {
     if (ph.p_type != PT_INTERP || ph.p_filesz == 0 || ph.p_filesz > 4096) {
@@ -91,8 +92,10 @@ Result<ExecutableInfo> InspectExecutable(const std::string& path) {
   if (!fd.valid()) return PosixError(path);
   struct stat st;
   if (fstat(fd.get(), &st) != 0) return PosixError(path);
-  if (S_ISDIR(st.st_mode)) return Status::Error(path + ": is a directory");
-  if (!S_ISREG(st.st_mode)) return Status::Error(path + ": not a regular file");
+  if (S_ISDIR(st.st_mode))
+    return Status::InvalidArgument(path + ": is a directory");
+  if (!S_ISREG(st.st_mode))
+    return Status::InvalidArgument(path + ": not a regular file");
   char head[kMaxShebang + 1] = {};
   ssize_t n = pread(fd.get(), head, kMaxShebang, 0);
   if (n >= 4 && std::memcmp(head, ELFMAG, SELFMAG) == 0) {
@@ -110,8 +113,8 @@ Result<ExecutableInfo> InspectExecutable(const std::string& path) {
     }
     return info;
   }
-  return Status::Error(path +
-                       ": not an ELF binary or a script starting with #!");
+  return Status::InvalidArgument(
+      path + ": not an ELF binary or a script starting with #!");
 }
 
 bool CanPreload(const std::string& path, const std::string& path_env,

@@ -88,10 +88,10 @@ Status CheckPrivateDirectory(const std::string& dir, uid_t uid,
     struct stat lst {};
     if ((err == ELOOP || err == ENOTDIR) && lstat(dir.c_str(), &lst) == 0) {
       if (S_ISLNK(lst.st_mode)) {
-        return Status::Error(
+        return Status::FailedPrecondition(
             fmt::format("runtime directory {} is a symlink", dir));
       }
-      return Status::Error(
+      return Status::FailedPrecondition(
           fmt::format("runtime directory {} is not a directory", dir));
     }
     return PosixError("runtime directory " + dir, err);
@@ -101,13 +101,13 @@ Status CheckPrivateDirectory(const std::string& dir, uid_t uid,
   struct stat st {};
   if (fstat(fd.get(), &st) != 0) return PosixError("fstat " + dir);
   if (st.st_uid != uid) {
-    return Status::Error(
+    return Status::FailedPrecondition(
         fmt::format("runtime directory {} is owned by uid {}, not by "
                     "corefork's uid {}",
                     dir, st.st_uid, uid));
   }
   if ((st.st_mode & forbidden_mode) != 0) {
-    return Status::Error(fmt::format(
+    return Status::FailedPrecondition(fmt::format(
         "runtime directory {} has mode {:04o}; it must not grant {} (e.g. "
         "0700)",
         dir, st.st_mode & 07777,
@@ -118,13 +118,12 @@ Status CheckPrivateDirectory(const std::string& dir, uid_t uid,
   return Status::Ok();
 }
 
-Result<RuntimePaths> PrepareRuntimePaths(const Config& config) {
+Result<RuntimePaths> PrepareRuntimePaths(const std::string& control_socket) {
   RuntimePaths paths;
   const char* env = std::getenv("COREFORK_CONTROL_SOCKET");
   std::string dir;
-  if (!config.control.socket.empty() || (env != nullptr && *env == '/')) {
-    paths.control_socket =
-        !config.control.socket.empty() ? config.control.socket : env;
+  if (!control_socket.empty() || (env != nullptr && *env == '/')) {
+    paths.control_socket = !control_socket.empty() ? control_socket : env;
     dir = paths.control_socket.substr(0, paths.control_socket.rfind('/'));
     if (dir.empty()) dir = "/";
     Status s = MakeDirectories(dir);
@@ -137,7 +136,7 @@ Result<RuntimePaths> PrepareRuntimePaths(const Config& config) {
     if (!s.ok()) return s;
     s = CheckPrivateDirectory(dir, geteuid(), chosen.forbidden_mode);
     if (!s.ok()) {
-      return Status::Error(fmt::format(
+      return Status::FailedPrecondition(fmt::format(
           "{}: another user could replace corefork's sockets there; remove "
           "it, or set control.socket (COREFORK_CONTROL_SOCKET) to a path in a "
           "directory only corefork's user can write",
@@ -149,7 +148,7 @@ Result<RuntimePaths> PrepareRuntimePaths(const Config& config) {
       (dir == "/" ? "" : dir) + "/notify-" + std::to_string(getpid()) + ".sock";
   constexpr size_t kMaxUnixPath = 107;
   if (paths.notify_socket.size() > kMaxUnixPath) {
-    return Status::Error("socket directory path too long: " + dir);
+    return Status::FailedPrecondition("socket directory path too long: " + dir);
   }
   return paths;
 }

@@ -8,7 +8,6 @@
 
 #include <string>
 
-#include "config/config.h"
 #include "util/status.h"
 
 namespace corefork {
@@ -18,8 +17,9 @@ struct RuntimePaths {
   std::string notify_socket;  // unique per corefork process
 };
 
-// control.socket from the config wins, then $COREFORK_CONTROL_SOCKET, then
-// the default directory, the first that applies of:
+// `control_socket` (control.socket from the config) wins, then
+// $COREFORK_CONTROL_SOCKET, then the default directory, the first that applies
+// of:
 //   /run/corefork                 where /run is writable (root);
 //   /run/corefork                 when it already exists, private to us (an
 //                                 image made it for a non-root user);
@@ -31,7 +31,7 @@ struct RuntimePaths {
 // else the error names the directory and what is wrong with it: in a shared
 // /tmp another user could have made it first and would own our sockets.
 // An explicitly configured path is the user's choice and is not checked.
-Result<RuntimePaths> PrepareRuntimePaths(const Config& config);
+Result<RuntimePaths> PrepareRuntimePaths(const std::string& control_socket);
 
 // Why `dir` is unsafe to hold corefork's sockets, or OK: it must be a
 // directory (a symlink is refused: checked on an O_NOFOLLOW fd), owned by

@@ -25,8 +25,6 @@ TEST(RuntimePathsTest, SocketsLiveBesideTheControlSocketAndStaleOnesGo) {
   char dir_template[] = "/tmp/runtime_paths_test.XXXXXX";
   ASSERT_NE(mkdtemp(dir_template), nullptr);
   const std::string dir = std::string(dir_template) + "/sub";
-  Config config;
-  config.control.socket = dir + "/control.sock";
   std::filesystem::create_directories(dir);
   // pid_max is at most 2^22: this pid cannot exist. getppid() does.
   const std::string stale = dir + "/notify-99999999.sock";
@@ -35,7 +33,7 @@ TEST(RuntimePathsTest, SocketsLiveBesideTheControlSocketAndStaleOnesGo) {
   std::ofstream(stale) << "";
   std::ofstream(live) << "";
 
-  Result<RuntimePaths> paths = PrepareRuntimePaths(config);
+  Result<RuntimePaths> paths = PrepareRuntimePaths(dir + "/control.sock");
   ASSERT_TRUE(paths.ok()) << paths.status().message();
   EXPECT_EQ(paths->control_socket, dir + "/control.sock");
   EXPECT_EQ(paths->notify_socket,
@@ -64,7 +62,7 @@ std::optional<std::string> PrepareAsNobody(
         syscall(SYS_setresuid, kNobody, kNobody, kNobody) != 0) {
       return std::string("error setresuid failed");
     }
-    Result<RuntimePaths> paths = PrepareRuntimePaths(Config{});
+    Result<RuntimePaths> paths = PrepareRuntimePaths("");
     return paths.ok() ? "ok " + paths->control_socket
                       : "error " + paths.status().message();
   });

@@ -226,7 +226,7 @@ Result<std::string> ResolveExecutable(const std::string& name,
     if (error != nullptr) *error = err;
     return status;
   };
-  if (name.empty()) return fail(ENOENT, Status::Error("empty command"));
+  if (name.empty()) return fail(ENOENT, Status::NotFound("empty command"));
   if (name.find('/') != std::string::npos) {
     if (access(name.c_str(), X_OK) != 0) return fail(errno, PosixError(name));
     return name;
@@ -248,8 +248,9 @@ Result<std::string> ResolveExecutable(const std::string& name,
     start = end + 1;
   }
   if (last_error == ENOENT) {
-    return fail(ENOENT, Status::Error(name + ": command not found in PATH (" +
-                                      path_env + ")"));
+    return fail(ENOENT,
+                Status::NotFound(name + ": command not found in PATH (" +
+                                 path_env + ")"));
   }
   return fail(last_error, PosixError(name, last_error));
 }

@@ -121,24 +121,4 @@ Status NotifySocket::Reply(const std::string& address, const std::string& text,
   return Status::Ok();
 }
 
-std::vector<std::string> LineBuffer::Append(const char* data, size_t size) {
-  std::vector<std::string> lines;
-  for (size_t i = 0; i < size; ++i) {
-    char c = data[i];
-    if (c == '\n') {
-      if (!discarding_) lines.push_back(std::move(partial_));
-      partial_.clear();
-      discarding_ = false;
-    } else if (!discarding_) {
-      partial_ += c;
-      if (partial_.size() >= kMaxLine) {
-        lines.push_back(std::move(partial_));
-        partial_.clear();
-        discarding_ = true;
-      }
-    }
-  }
-  return lines;
-}
-
 }  // namespace corefork

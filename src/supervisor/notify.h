@@ -57,16 +57,4 @@ class NotifySocket {
   std::string path_;
 };
 
-// Accumulates bytes read from a worker's notify pipe and returns complete
-// lines. Lines longer than kMaxLine are cut (the rest of that line dropped).
-class LineBuffer {
- public:
-  static constexpr size_t kMaxLine = 4096;
-  std::vector<std::string> Append(const char* data, size_t size);
-
- private:
-  std::string partial_;
-  bool discarding_ = false;
-};
-
 }  // namespace corefork

@@ -28,19 +28,6 @@ TEST(NotifyTest, ParsesSdNotifyMessages) {
   }
 }
 
-TEST(NotifyTest, LineBufferSplitsJoinsAndCaps) {
-  LineBuffer buffer;
-  EXPECT_TRUE(buffer.Append("REA", 3).empty());
-  std::vector<std::string> lines = buffer.Append("DY=1\nSTATUS=x\nWAT", 17);
-  EXPECT_EQ(lines, (std::vector<std::string>{"READY=1", "STATUS=x"}));
-  std::string huge(LineBuffer::kMaxLine + 100, 'a');
-  huge += "\nREADY=1\n";
-  lines = buffer.Append(huge.data(), huge.size());
-  ASSERT_EQ(lines.size(), 2u);
-  EXPECT_EQ(lines[0].size(), LineBuffer::kMaxLine);  // cut, rest dropped
-  EXPECT_EQ(lines[1], "READY=1");
-}
-
 TEST(NotifyTest, SocketReportsTheSendersPid) {
   char dir[] = "/tmp/notify_test.XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);

@@ -12,9 +12,9 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "loop/loop_tags.h"
 #include "os/signals.h"
 #include "os/spawn.h"
-#include "supervisor/loop_tags.h"
 #include "util/format.h"
 
 extern char** environ;
@@ -506,11 +506,22 @@ Supervisor::Worker* Supervisor::StartWorker(Slot& slot, bool successor) {
   worker.started_at = now_;
   worker.successor = successor;
   worker.notify_pipe = std::move(notify_read);
-  Watch(epoll_.get(), worker.notify_pipe.get(), LoopTag::kNotifyPipe,
-        worker.serial);
+  // Unwatched, the worker can still become ready by its listen report or
+  // time out at ready.timeout, which names the cause: log why here.
+  if (Status s = Watch(epoll_.get(), worker.notify_pipe.get(),
+                       LoopTag::kNotifyPipe, worker.serial);
+      !s.ok()) {
+    spdlog::error("worker {}: its notify pipe is not read: {}", slot.id,
+                  s.message());
+  }
   if (ipc.valid()) {
     worker.ipc = std::move(ipc);
-    Watch(epoll_.get(), worker.ipc.get(), LoopTag::kNodeIpc, worker.serial);
+    if (Status s = Watch(epoll_.get(), worker.ipc.get(), LoopTag::kNodeIpc,
+                         worker.serial);
+        !s.ok()) {
+      spdlog::error("worker {}: its IPC channel is not read: {}", slot.id,
+                    s.message());
+    }
   }
   spdlog::info("worker {} started (pid {}){}", slot.id, *pid,
                successor ? " to replace the current one" : "");

@@ -19,12 +19,13 @@
 #include "cgroup/sizing.h"
 #include "config/config.h"
 #include "jobs/job_runner.h"
+#include "loop/commands.h"
+#include "loop/line_splitter.h"
 #include "metrics/metrics.h"
 #include "net/listener.h"
 #include "os/exit_codes.h"
 #include "os/fd.h"
 #include "supervisor/backoff.h"
-#include "supervisor/commands.h"
 #include "supervisor/compat.h"
 #include "supervisor/notify.h"
 #include "supervisor/state.h"
@@ -59,6 +60,8 @@ class Supervisor {
 
  private:
   enum class Phase { kRunning, kDraining, kStopping };
+  static constexpr size_t kMaxNotifyLine = 4096;       // a notify pipe line
+  static constexpr size_t kMaxIpcMessage = 64 * 1024;  // a Node IPC message
   enum class WorkerState { kStarting, kReady, kStopping };
 
   // One worker process. A slot normally has one; during a reload it also has
@@ -77,9 +80,9 @@ class Supervisor {
     std::string fail_reason;  // "ready_timeout", "watchdog" when we killed it
     std::string status_text;  // last STATUS=
     Fd notify_pipe;           // read end of COREFORK_NOTIFY_FD
-    LineBuffer notify_lines;
-    Fd ipc;                   // our end of the Node IPC channel, if any
-    std::string ipc_partial;  // bytes of an unfinished IPC message
+    LineSplitter notify_lines{kMaxNotifyLine};
+    Fd ipc;  // our end of the Node IPC channel, if any
+    LineSplitter ipc_lines{kMaxIpcMessage};  // one JSON message per line
   };
 
   struct Slot {

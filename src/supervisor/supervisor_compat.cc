@@ -11,7 +11,7 @@
 #include <algorithm>
 
 #include "config/values.h"
-#include "supervisor/loop_tags.h"
+#include "loop/loop_tags.h"
 #include "supervisor/supervisor.h"
 
 namespace corefork {
@@ -19,7 +19,6 @@ namespace {
 
 // A Node IPC message longer than this closes the channel: corefork only
 // understands a few short ones, and must not buffer without bound.
-constexpr size_t kMaxIpcMessage = 64 * 1024;
 // Bytes read from one IPC channel per loop turn (level-triggered epoll
 // brings us back for the rest).
 constexpr size_t kIpcReadPerTurn = 64 * 1024;
@@ -113,7 +112,10 @@ Status Supervisor::OpenIpc(Fd* ours, Fd* child_end) {
 }
 
 void Supervisor::ReadIpc(uint64_t serial) {
-  for (auto& [pid, worker] : workers_) {
+  // Not `auto& [pid, worker]`: clang 14 cannot capture a structured
+  // binding in the lambda below (C++20 P1091, clang 16+).
+  for (auto& entry : workers_) {
+    Worker& worker = entry.second;
     if (worker.serial != serial || !worker.ipc.valid()) continue;
     char buf[4096];
     size_t total = 0;
@@ -121,19 +123,18 @@ void Supervisor::ReadIpc(uint64_t serial) {
     while (total < kIpcReadPerTurn &&
            (n = read(worker.ipc.get(), buf, sizeof buf)) > 0) {
       total += static_cast<size_t>(n);
-      std::string_view data(buf, static_cast<size_t>(n));
-      while (!data.empty()) {
-        size_t newline = data.find('\n');
-        worker.ipc_partial += data.substr(0, newline);
-        if (worker.ipc_partial.size() > kMaxIpcMessage) {
-          return CloseIpc(worker, "a message over 64 KiB");
-        }
-        if (newline == std::string_view::npos) break;
-        std::string message = std::move(worker.ipc_partial);
-        worker.ipc_partial.clear();
-        OnIpcMessage(worker, message);
-        data.remove_prefix(newline + 1);
-      }
+      bool closed = false;
+      worker.ipc_lines.Feed(std::string_view(buf, static_cast<size_t>(n)),
+                            [&](std::string_view line, bool cut) {
+                              if (cut) {
+                                CloseIpc(worker, "a message over 64 KiB");
+                                closed = true;
+                                return false;
+                              }
+                              OnIpcMessage(worker, std::string(line));
+                              return true;
+                            });
+      if (closed) return;
     }
     if (n == 0) CloseIpc(worker, "");  // the app closed its end
     return;
@@ -157,7 +158,7 @@ void Supervisor::CloseIpc(Worker& worker, const std::string& why) {
                  worker.pid, why);
   }
   worker.ipc.Reset();  // also leaves the epoll set: the fd was ours only
-  worker.ipc_partial.clear();
+  worker.ipc_lines.Reset();
 }
 
 void Supervisor::AskToStop(Worker& worker) {

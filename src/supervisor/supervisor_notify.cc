@@ -51,7 +51,10 @@ void Supervisor::ReadNotifySocket() {
 }
 
 void Supervisor::ReadNotifyPipe(uint64_t serial) {
-  for (auto& [pid, worker] : workers_) {
+  // Not `auto& [pid, worker]`: clang 14 cannot capture a structured
+  // binding in the lambda below (C++20 P1091, clang 16+).
+  for (auto& entry : workers_) {
+    Worker& worker = entry.second;
     if (worker.serial != serial || !worker.notify_pipe.valid()) continue;
     char buf[4096];
     ssize_t n = 0;
@@ -59,9 +62,12 @@ void Supervisor::ReadNotifyPipe(uint64_t serial) {
          reads < kMaxPipeReadsPerTurn &&
          (n = read(worker.notify_pipe.get(), buf, sizeof buf)) > 0;
          ++reads) {
-      for (const std::string& line : worker.notify_lines.Append(buf, n)) {
-        OnNotify(worker, line);
-      }
+      // A cut line is not a message anyone sent: drop it.
+      worker.notify_lines.Feed(std::string_view(buf, static_cast<size_t>(n)),
+                               [&](std::string_view line, bool cut) {
+                                 if (!cut) OnNotify(worker, std::string(line));
+                                 return true;
+                               });
     }
     // End of file stays readable forever (level-triggered): stop watching.
     if (n == 0) worker.notify_pipe.Reset();

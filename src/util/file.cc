@@ -40,17 +40,18 @@ Result<std::string> ReadFileBounded(const std::string& path, size_t max_bytes,
   if (fd < 0) {
     int err = errno;
     if (err == ELOOP && options.no_follow) {
-      return Status::Error("is a symlink, not a regular file");
+      return Status::InvalidArgument("is a symlink, not a regular file");
     }
-    if (err == ENXIO) return Status::Error("is a socket, not a regular file");
-    return Status::Error(std::strerror(err));
+    if (err == ENXIO)
+      return Status::InvalidArgument("is a socket, not a regular file");
+    return Status::Error(CodeOfErrno(err), std::strerror(err));
   }
   CloseOnExit closer{fd};
   struct stat st {};
   if (::fstat(fd, &st) != 0) return PosixError("fstat");
   if (!S_ISREG(st.st_mode)) {
-    return Status::Error(std::string("is ") + KindOf(st.st_mode) +
-                         ", not a regular file");
+    return Status::InvalidArgument(std::string("is ") + KindOf(st.st_mode) +
+                                   ", not a regular file");
   }
   // st_size is only a hint (0 for /proc and /sys); read until EOF but never
   // past max_bytes + 1, the one byte that proves the file is too long.
@@ -74,7 +75,8 @@ Result<std::string> ReadFileBounded(const std::string& path, size_t max_bytes,
     if (n == 0) break;
   }
   if (text.size() > max_bytes) {
-    return Status::Error("larger than " + std::to_string(max_bytes) + " bytes");
+    return Status::InvalidArgument("larger than " + std::to_string(max_bytes) +
+                                   " bytes");
   }
   return text;
 }

@@ -207,7 +207,7 @@ std::string JsonEscape(const std::string& s) {
 Status SetupLogging(LogFormat format, const std::string& level) {
   spdlog::level::level_enum lvl = spdlog::level::from_str(level);
   if (lvl == spdlog::level::off && level != "off") {
-    return Status::Error("unknown log level \"" + level + "\"");
+    return Status::InvalidArgument("unknown log level \"" + level + "\"");
   }
   auto logger = std::make_shared<spdlog::logger>(
       "corefork", std::make_shared<QueueSink>(StderrWriter()));

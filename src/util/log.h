@@ -15,10 +15,11 @@
 #include <string>
 #include <thread>
 
-#include "config/config.h"
 #include "util/status.h"
 
 namespace corefork {
+
+enum class LogFormat { kText, kJson };
 
 // Installs the default logger. Also registers an exit handler that gives the
 // queued lines kExitFlush to reach stderr, so exiting never hangs on it.

@@ -11,6 +11,25 @@ TEST(StatusTest, PosixErrorNamesContextAndErrno) {
   EXPECT_EQ(s.message(), "bind 0.0.0.0:8080: Address already in use");
   EXPECT_EQ(s.Wrap("listener http").message(),
             "listener http: bind 0.0.0.0:8080: Address already in use");
+  EXPECT_TRUE(s.IsAlreadyExists());
+  EXPECT_TRUE(s.Wrap("listener http").IsAlreadyExists());  // Wrap keeps it
+}
+
+TEST(StatusTest, ErrnoMapsToTheCodeCallersActOn) {
+  EXPECT_TRUE(PosixError("open x", ENOENT).IsNotFound());
+  EXPECT_TRUE(PosixError("open x", EACCES).IsPermissionDenied());
+  EXPECT_TRUE(PosixError("connect", ECONNREFUSED).IsUnavailable());
+  EXPECT_TRUE(PosixError("connect", ETIMEDOUT).IsDeadlineExceeded());
+  EXPECT_EQ(PosixError("socket", EMFILE).code(),
+            StatusCode::kResourceExhausted);
+  EXPECT_EQ(PosixError("x", EIO).code(), StatusCode::kUnknown);
+  EXPECT_FALSE(PosixError("x", EIO).ok());
+}
+
+TEST(StatusTest, ErrorIsNeverOkEvenWithCodeOk) {
+  EXPECT_FALSE(Status::Error(StatusCode::kOk, "confused caller").ok());
+  EXPECT_TRUE(Status::NotFound("no job x").IsNotFound());
+  EXPECT_FALSE(Status::NotFound("no job x").IsInvalidArgument());
 }
 
 TEST(StatusTest, ResultHoldsValueOrStatus) {

@@ -1,4 +1,4 @@
-#include "jobs/cron.h"
+#include "schedule/cron.h"
 
 #include <algorithm>
 #include <bit>
@@ -67,9 +67,9 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 
 Status FieldError(const FieldSpec& spec, std::string_view text,
                   std::string_view expected) {
-  return Status::Error(std::string(spec.name) + " field \"" +
-                       std::string(text) + "\": expected " +
-                       std::string(expected));
+  return Status::InvalidArgument(std::string(spec.name) + " field \"" +
+                                 std::string(text) + "\": expected " +
+                                 std::string(expected));
 }
 
 // Digits only, within [lo, hi]; -1 otherwise.
@@ -163,11 +163,13 @@ Result<std::string_view> ExpandMacro(std::string_view macro) {
   }
   const std::string quoted = "\"" + std::string(macro) + "\"";
   if (EqualsIgnoreCase(macro, "@reboot")) {
-    return Status::Error(quoted + " is not a schedule; use at_start instead");
+    return Status::InvalidArgument(quoted +
+                                   " is not a schedule; use at_start instead");
   }
-  return Status::Error("unknown macro " + quoted +
-                       ": expected @yearly, @annually, @monthly, @weekly, "
-                       "@daily, @midnight or @hourly");
+  return Status::InvalidArgument(
+      "unknown macro " + quoted +
+      ": expected @yearly, @annually, @monthly, @weekly, "
+      "@daily, @midnight or @hourly");
 }
 
 // The smallest set value >= from, or -1.
@@ -215,16 +217,16 @@ Result<CronSchedule> CronSchedule::Parse(std::string_view expr) {
   }
   if (count > 0 && tokens[0].front() == '@') {
     if (count > 1) {
-      return Status::Error("expected only the macro \"" +
-                           std::string(tokens[0]) + "\", got " +
-                           std::to_string(count) + " fields");
+      return Status::InvalidArgument("expected only the macro \"" +
+                                     std::string(tokens[0]) + "\", got " +
+                                     std::to_string(count) + " fields");
     }
     Result<std::string_view> fields = ExpandMacro(tokens[0]);
     if (!fields.ok()) return fields.status();
     return Parse(*fields);
   }
   if (count != tokens.size()) {
-    return Status::Error(
+    return Status::InvalidArgument(
         "expected 5 fields (minute hour day-of-month month day-of-week) or a "
         "macro like @hourly, got " +
         std::to_string(count));

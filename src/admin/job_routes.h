@@ -8,7 +8,7 @@
 #include <chrono>
 
 #include "admin/control_server.h"
-#include "supervisor/commands.h"
+#include "loop/commands.h"
 
 namespace corefork {
 

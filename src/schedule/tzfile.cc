@@ -1,4 +1,4 @@
-#include "jobs/tzfile.h"
+#include "schedule/tzfile.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -46,14 +46,15 @@ struct Header {
 };
 
 Result<Header> ReadHeader(std::string_view data) {
-  if (data.size() < kHeaderSize) return Status::Error("truncated TZif header");
+  if (data.size() < kHeaderSize)
+    return Status::InvalidArgument("truncated TZif header");
   if (data.substr(0, 4) != "TZif") {
-    return Status::Error("not a TZif file (bad magic)");
+    return Status::InvalidArgument("not a TZif file (bad magic)");
   }
   Header h;
   h.version = data[4];
   if (h.version != 0 && h.version < '2') {
-    return Status::Error("unsupported TZif version");
+    return Status::InvalidArgument("unsupported TZif version");
   }
   const char* counts = data.data() + 20;
   h.isutcnt = LoadU32(counts);
@@ -73,16 +74,19 @@ struct Block {
 
 Status CheckCounts(const Header& h) {
   if (h.typecnt == 0 || h.typecnt > 256) {
-    return Status::Error("bad TZif data: expected 1-256 local time types");
+    return Status::InvalidArgument(
+        "bad TZif data: expected 1-256 local time types");
   }
   if ((h.isutcnt != 0 && h.isutcnt != h.typecnt) ||
       (h.isstdcnt != 0 && h.isstdcnt != h.typecnt)) {
-    return Status::Error("bad TZif data: indicator counts do not match types");
+    return Status::InvalidArgument(
+        "bad TZif data: indicator counts do not match types");
   }
   // Leap-second ("right/") zones count TAI-like seconds; their offsets
   // would be off by the accumulated leap seconds.
   if (h.leapcnt != 0) {
-    return Status::Error("leap-second zones (right/...) are not supported");
+    return Status::InvalidArgument(
+        "leap-second zones (right/...) are not supported");
   }
   return Status::Ok();
 }
@@ -115,10 +119,11 @@ Result<Block> ParseBlock(const Header& h, std::string_view body,
     const int64_t at = LoadTime(times + size_t{i} * time_size, time_size);
     const auto type = static_cast<unsigned char>(indices[i]);
     if (type >= h.typecnt) {
-      return Status::Error("bad TZif data: transition type out of range");
+      return Status::InvalidArgument(
+          "bad TZif data: transition type out of range");
     }
     if (!block.transitions.empty() && at <= block.transitions.back()) {
-      return Status::Error("bad TZif data: transitions out of order");
+      return Status::InvalidArgument("bad TZif data: transitions out of order");
     }
     block.transitions.push_back(at);
     block.offsets.push_back(utoffs[type]);
@@ -130,7 +135,7 @@ Result<Block> ParseBlock(const Header& h, std::string_view body,
 Result<std::string_view> FooterText(std::string_view rest) {
   const size_t end = rest.empty() ? 0 : rest.find('\n', 1);
   if (rest.empty() || rest[0] != '\n' || end == std::string_view::npos) {
-    return Status::Error("truncated TZif footer");
+    return Status::InvalidArgument("truncated TZif footer");
   }
   return rest.substr(1, end - 1);
 }
@@ -142,7 +147,8 @@ Result<std::string> ReadSmallFile(const std::string& path) {
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return PosixError(path);
   if (S_ISDIR(st.st_mode)) return PosixError(path, EISDIR);
-  if (!S_ISREG(st.st_mode)) return Status::Error(path + ": not a file");
+  if (!S_ISREG(st.st_mode))
+    return Status::InvalidArgument(path + ": not a file");
   std::string data;
   char buf[4096];
   for (;;) {
@@ -152,7 +158,8 @@ Result<std::string> ReadSmallFile(const std::string& path) {
     if (n == 0) return data;
     data.append(buf, static_cast<size_t>(n));
     if (data.size() > kMaxFileSize) {
-      return Status::Error(path + ": larger than 1 MiB, not a TZif file");
+      return Status::InvalidArgument(path +
+                                     ": larger than 1 MiB, not a TZif file");
     }
   }
 }
@@ -223,9 +230,10 @@ Result<TimeZone> TimeZone::Load(std::string_view name,
   const std::string quoted = "\"" + std::string(name) + "\"";
   if (name.front() == '/' || name.find("..") != std::string_view::npos ||
       name.find('\0') != std::string_view::npos) {
-    return Status::Error("timezone " + quoted +
-                         ": expected a zone name like Europe/Berlin, without "
-                         "\"..\" or a leading \"/\"");
+    return Status::InvalidArgument(
+        "timezone " + quoted +
+        ": expected a zone name like Europe/Berlin, without "
+        "\"..\" or a leading \"/\"");
   }
   std::string path = zoneinfo_dir;
   if (!path.empty() && path.back() != '/') path += '/';
@@ -247,7 +255,7 @@ Result<TimeZone> TimeZone::FromTzif(std::string_view name,
   if (v2) {  // Skip the 32-bit block: the 64-bit one repeats and extends it.
     const uint64_t v1_size = header->BlockSize(4);
     if (v1_size > data.size() - pos) {
-      return Status::Error("truncated TZif data");
+      return Status::InvalidArgument("truncated TZif data");
     }
     pos += v1_size;
     header = ReadHeader(data.substr(pos));
@@ -256,7 +264,8 @@ Result<TimeZone> TimeZone::FromTzif(std::string_view name,
     time_size = 8;
   }
   const uint64_t size = header->BlockSize(time_size);
-  if (size > data.size() - pos) return Status::Error("truncated TZif data");
+  if (size > data.size() - pos)
+    return Status::InvalidArgument("truncated TZif data");
   Result<Block> block = ParseBlock(*header, data.substr(pos, size), time_size);
   if (!block.ok()) return block.status();
   pos += size;
@@ -279,9 +288,10 @@ Result<TimeZone> TimeZone::FromPosixRule(std::string_view text) {
   Result<std::optional<Rule>> rule = ParseRule(text);
   if (!rule.ok()) return rule.status();
   if (!rule->has_value()) {
-    return Status::Error("POSIX TZ rule \"" + std::string(text) +
-                         "\": not supported; expected Mm.w.d dates as in "
-                         "\"CET-1CEST,M3.5.0,M10.5.0/3\"");
+    return Status::InvalidArgument(
+        "POSIX TZ rule \"" + std::string(text) +
+        "\": not supported; expected Mm.w.d dates as in "
+        "\"CET-1CEST,M3.5.0,M10.5.0/3\"");
   }
   TimeZone tz;
   tz.name_ = std::string(text);
@@ -322,8 +332,8 @@ bool TimeZone::ParseDate(std::string_view& s, DateRule* date) {
 Result<std::optional<TimeZone::Rule>> TimeZone::ParseRule(
     std::string_view text) {
   const auto malformed = [text](std::string_view expected) {
-    return Status::Error("POSIX TZ rule \"" + std::string(text) +
-                         "\": expected " + std::string(expected));
+    return Status::InvalidArgument("POSIX TZ rule \"" + std::string(text) +
+                                   "\": expected " + std::string(expected));
   };
   if (text.empty()) return std::optional<Rule>();  // TZif: "no rule"
   std::string_view s = text;

@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "jobs/tzfile.h"
+#include "schedule/tzfile.h"
 #include "util/status.h"
 
 namespace corefork {

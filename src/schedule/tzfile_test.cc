@@ -1,4 +1,4 @@
-#include "jobs/tzfile.h"
+#include "schedule/tzfile.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "supervisor/commands.h"
+#include "loop/commands.h"
 
 #include <sys/eventfd.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "jobs/job_routes.h"
+#include "admin/job_routes.h"
 
 #include <charconv>
 #include <memory>

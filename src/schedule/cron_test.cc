@@ -1,4 +1,4 @@
-#include "jobs/cron.h"
+#include "schedule/cron.h"
 
 #include <gtest/gtest.h>
 
