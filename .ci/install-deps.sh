@@ -6,13 +6,14 @@ set -euo pipefail
 
 want=(build-essential cmake ninja-build pkg-config clang-format
       libcpp-httplib-dev libyaml-cpp-dev prometheus-cpp-dev libspdlog-dev
-      libfmt-dev nlohmann-json3-dev libcctz-dev libgtest-dev util-linux procps curl)
+      libfmt-dev nlohmann-json3-dev libcctz-dev libgtest-dev util-linux procps curl file)
 if [ "${1:-build}" = test ]; then
   # prometheus: a real scrape; clang + its runtime: the libFuzzer targets;
   # the drop-in tests' real apps come from tests/apps/install.sh below.
   # (node, npm and python3-uvicorn: tests/apps/install.sh, which checks for
   # the commands, since node may come with its own npm from elsewhere).
-  want+=(prometheus clang libclang-rt-14-dev)
+  want+=(prometheus clang libclang-rt-14-dev podman runc jq man-db debootstrap
+         lintian)
 fi
 
 missing=()
@@ -32,4 +33,6 @@ fi
 # node_modules matches the lock file).
 if [ "${1:-build}" = test ]; then
   "$(dirname "$0")/../tests/apps/install.sh"
+  # The package test's debootstrapped Debian 12 image (cached in podman).
+  "$(dirname "$0")/../tests/package/prepare-base.sh"
 fi

@@ -94,9 +94,6 @@ endforeach()
 ]] @ONLY)
 set(CPACK_PRE_BUILD_SCRIPTS ${CMAKE_BINARY_DIR}/CPackPreBuild.cmake)
 
-set(CPACK_SOURCE_GENERATOR TGZ)
-set(CPACK_SOURCE_IGNORE_FILES "/\\\\.git/" "/build[^/]*/" "/node_modules/")
-
 include(CPack)
 
 # --- the package test ---------------------------------------------------------
