@@ -2,6 +2,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 
 namespace corefork {
 namespace {
@@ -37,7 +38,10 @@ struct Family {
   std::string type;
   std::string samples;  // lines, each ending in '\n'
   bool declared = false;
+  bool from_workers = false;
 };
+
+constexpr int kOwn = -1;  // the slot of corefork's own exposition
 
 // A "# HELP name text" or "# TYPE name type" line: the name and the rest.
 std::optional<std::pair<std::string_view, std::string_view>> Descriptor(
@@ -93,8 +97,8 @@ bool Relabel(std::string_view line, size_t name_length, int slot,
 
 }  // namespace
 
-std::string MergeAppMetrics(const std::vector<WorkerMetrics>& workers,
-                            const std::set<std::string>& reserved,
+std::string MergeAppMetrics(std::string_view own,
+                            const std::vector<WorkerMetrics>& workers,
                             MergeCounts* counts) {
   MergeCounts local;
   if (counts == nullptr) counts = &local;
@@ -108,7 +112,10 @@ std::string MergeAppMetrics(const std::vector<WorkerMetrics>& workers,
     }
     return it->second;
   };
-  for (const WorkerMetrics& worker : workers) {
+  std::vector<WorkerMetrics> all;
+  all.push_back({kOwn, own});
+  all.insert(all.end(), workers.begin(), workers.end());
+  for (const WorkerMetrics& worker : all) {
     std::string_view text = worker.text;
     std::string current;  // the family the last HELP/TYPE line named
     // Families whose TYPE this worker gives differently from an earlier
@@ -123,7 +130,6 @@ std::string MergeAppMetrics(const std::vector<WorkerMetrics>& workers,
         if (!help && !type) continue;  // another comment
         const auto& [name, rest] = help ? *help : *type;
         current = std::string(name);
-        if (reserved.count(current) != 0) continue;
         Family& f = family(name);
         if (help && f.help.empty()) f.help = std::string(rest);
         if (type) {
@@ -134,6 +140,7 @@ std::string MergeAppMetrics(const std::vector<WorkerMetrics>& workers,
           }
         }
         f.declared = true;
+        if (worker.slot != kOwn) f.from_workers = true;
         continue;
       }
       const size_t n = NameLength(line);
@@ -146,26 +153,30 @@ std::string MergeAppMetrics(const std::vector<WorkerMetrics>& workers,
           if (suffix == s) owner = current;
         }
       }
-      if (n == 0 || reserved.count(std::string(owner)) != 0 ||
-          clashing.count(owner) != 0) {
+      if (n == 0 || clashing.count(owner) != 0) {
         ++counts->dropped_lines;
         continue;
       }
       Family& f = family(owner);
       const size_t before = f.samples.size();
-      if (!Relabel(line, n, worker.slot, &f.samples)) {
+      if (worker.slot == kOwn) {
+        f.samples.append(line).append("\n");
+      } else if (!Relabel(line, n, worker.slot, &f.samples)) {
         f.samples.resize(before);
         ++counts->dropped_lines;
         continue;
       }
-      ++counts->samples;
+      if (worker.slot != kOwn) {
+        ++counts->samples;
+        f.from_workers = true;
+      }
     }
   }
   std::string out;
   for (const std::string& name : order) {
     const Family& f = families.at(name);
     if (f.samples.empty() && !f.declared) continue;
-    ++counts->families;
+    if (f.from_workers) ++counts->families;
     if (!f.help.empty())
       out.append("# HELP ").append(name + " " + f.help + "\n");
     if (!f.type.empty())
@@ -173,22 +184,6 @@ std::string MergeAppMetrics(const std::vector<WorkerMetrics>& workers,
     out.append(f.samples);
   }
   return out;
-}
-
-std::set<std::string> FamilyNames(std::string_view exposition) {
-  std::set<std::string> names;
-  while (!exposition.empty()) {
-    std::string_view line = NextLine(exposition);
-    if (line.empty()) continue;
-    if (line[0] == '#') {
-      auto d = Descriptor(line, "# TYPE ");
-      if (!d) d = Descriptor(line, "# HELP ");
-      if (d) names.emplace(d->first);
-      continue;
-    }
-    if (size_t n = NameLength(line)) names.emplace(line.substr(0, n));
-  }
-  return names;
 }
 
 }  // namespace corefork

@@ -1,14 +1,16 @@
 // Merging the workers' own /metrics (Prometheus text format 0.0.4) into
-// corefork's scrape: every sample gets a worker="N" label (an app's own
-// `worker` label becomes `exported_worker`, as Prometheus renames clashing
-// labels), and the samples are regrouped by family so that each family has
-// one HELP and one TYPE line and its samples together, as the format
-// requires, whatever order the workers exposed them in. Pure functions over
-// strings; any thread.
+// corefork's scrape: every worker sample gets a worker="N" label (an app's
+// own `worker` label becomes `exported_worker`, as Prometheus renames
+// clashing labels), and all samples are regrouped by family so that each
+// family has one HELP and one TYPE line and its samples together, as the
+// format requires, whatever order the workers exposed them in. A family
+// corefork has too (process_cpu_seconds_total, which prom-client and
+// prometheus_client also export) keeps corefork's HELP and TYPE and gains
+// the workers' labelled samples next to corefork's own unlabelled one.
+// Pure functions over strings; any thread.
 #pragma once
 
 #include <cstdint>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,14 +28,11 @@ struct MergeCounts {
   uint64_t dropped_lines = 0;  // malformed, or a family clashing with ours
 };
 
-// The merged exposition of `workers` (in the order given), leaving out the
-// families named in `reserved` (corefork's own), each ending in "\n".
-std::string MergeAppMetrics(const std::vector<WorkerMetrics>& workers,
-                            const std::set<std::string>& reserved,
+// corefork's own exposition `own` (unchanged, first) merged with the
+// workers' (in the order given). A worker's sample of a family whose TYPE
+// differs from the one declared first is left out and counted.
+std::string MergeAppMetrics(std::string_view own,
+                            const std::vector<WorkerMetrics>& workers,
                             MergeCounts* counts);
-
-// The family names an exposition declares (# TYPE / # HELP) or samples use:
-// what `reserved` is made of.
-std::set<std::string> FamilyNames(std::string_view exposition);
 
 }  // namespace corefork

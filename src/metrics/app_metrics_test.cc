@@ -40,7 +40,7 @@ constexpr char kWorker1[] =
 TEST(AppMetricsTest, RegroupsFamiliesAndLabelsEverySample) {
   MergeCounts counts;
   std::string merged =
-      MergeAppMetrics({{0, kWorker0}, {1, kWorker1}}, {}, &counts);
+      MergeAppMetrics("", {{0, kWorker0}, {1, kWorker1}}, &counts);
   EXPECT_EQ(merged,
             "# HELP http_requests_total Requests served\n"
             "# TYPE http_requests_total counter\n"
@@ -66,44 +66,70 @@ TEST(AppMetricsTest, RegroupsFamiliesAndLabelsEverySample) {
 
 TEST(AppMetricsTest, RenamesTheAppsOwnWorkerLabel) {
   std::string merged = MergeAppMetrics(
-      {{2, "jobs{worker=\"w7\", queue=\"q\"} 1\n"}}, {}, nullptr);
+      "", {{2, "jobs{worker=\"w7\", queue=\"q\"} 1\n"}}, nullptr);
   EXPECT_EQ(merged,
             "jobs{worker=\"2\",exported_worker=\"w7\",queue=\"q\"} 1\n");
 }
 
-TEST(AppMetricsTest, LeavesOutReservedClashingAndMalformedLines) {
+TEST(AppMetricsTest, WorkerSamplesJoinCoreforksFamilyOfTheSameName) {
+  MergeCounts counts;
+  std::string merged = MergeAppMetrics(
+      "# HELP process_open_fds Open fds.\n# TYPE process_open_fds gauge\n"
+      "process_open_fds 12\n# TYPE corefork_workers gauge\ncorefork_workers "
+      "2\n",
+      {{0,
+        "# HELP process_open_fds Number of open file descriptors.\n"
+        "# TYPE process_open_fds gauge\nprocess_open_fds 20\n"},
+       {1, "# TYPE process_open_fds gauge\nprocess_open_fds 21\n"}},
+      &counts);
+  EXPECT_EQ(merged,
+            "# HELP process_open_fds Open fds.\n"
+            "# TYPE process_open_fds gauge\n"
+            "process_open_fds 12\n"
+            "process_open_fds{worker=\"0\"} 20\n"
+            "process_open_fds{worker=\"1\"} 21\n"
+            "# TYPE corefork_workers gauge\n"
+            "corefork_workers 2\n");
+  EXPECT_EQ(counts.families, 1u);
+  EXPECT_EQ(counts.samples, 2u);
+}
+
+TEST(AppMetricsTest, LeavesOutClashingAndMalformedLines) {
   MergeCounts counts;
   std::string merged =
-      MergeAppMetrics({{0,
-                        "# TYPE corefork_workers gauge\ncorefork_workers 9\n"
+      MergeAppMetrics("# TYPE corefork_workers gauge\ncorefork_workers 1\n",
+                      {{0,
+                        "# TYPE corefork_workers counter\ncorefork_workers 9\n"
                         "# TYPE q gauge\nq 1\n"
                         "broken{le=\"x} 1\n"
                         "novalue{a=\"b\"}\n"
                         "{a=\"b\"} 1\r\n"},
                        {1, "# TYPE q counter\nq 2\nok_total 1\r\n"}},
-                      {"corefork_workers"}, &counts);
+                      &counts);
   EXPECT_EQ(merged,
+            "# TYPE corefork_workers gauge\n"
+            "corefork_workers 1\n"
             "# TYPE q gauge\n"
             "q{worker=\"0\"} 1\n"
             "ok_total{worker=\"1\"} 1\n");
-  // corefork_workers, broken, novalue, {a=...}, and worker 1's q (TYPE
-  // counter against worker 0's gauge).
+  // corefork_workers (TYPE counter against corefork's gauge), broken,
+  // novalue, {a=...}, and worker 1's q (counter against worker 0's gauge).
   EXPECT_EQ(counts.dropped_lines, 5u);
-}
-
-TEST(AppMetricsTest, FamilyNamesListsDeclaredAndSampledNames) {
-  EXPECT_EQ(FamilyNames("# HELP a x\n# TYPE a counter\na 1\nb{c=\"d\"} 2\n"),
-            (std::set<std::string>{"a", "b"}));
 }
 
 // Prometheus's own checker accepts the merged text (promtool comes with
 // Debian's prometheus package, which the test command installs).
+constexpr char kOwn[] =
+    "# HELP process_cpu_seconds_total CPU time.\n"
+    "# TYPE process_cpu_seconds_total counter\n"
+    "process_cpu_seconds_total 0.25\n";
+
 TEST(AppMetricsTest, PromtoolAcceptsTheMergedText) {
   if (access("/usr/bin/promtool", X_OK) != 0) {
     GTEST_SKIP() << "promtool not installed";
   }
   std::string merged =
-      MergeAppMetrics({{0, kWorker0}, {1, kWorker1}}, {}, nullptr);
+      MergeAppMetrics(kOwn, {{0, kWorker0}, {1, kWorker1}}, nullptr);
   char path[] = "/tmp/app_metrics_test.XXXXXX";
   int fd = mkstemp(path);
   ASSERT_GE(fd, 0);
