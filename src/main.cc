@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "admin/admin_server.h"
+#include "admin/app_scraper.h"
 #include "admin/control_server.h"
 #include "admin/job_routes.h"
 #include "cgroup/cgroup.h"
@@ -104,13 +105,15 @@ std::chrono::milliseconds LongestRun(const Config& config) {
 Result<std::unique_ptr<AdminServer>> StartAdmin(const Config& config,
                                                 const StateBoard* board,
                                                 CommandQueue* commands,
-                                                const Metrics* metrics) {
+                                                const Metrics* metrics,
+                                                AppScraper* app_scraper) {
   Result<HostPort> address = ParseHostPort(config.admin);
   if (!address.ok()) return address.status().Wrap("admin");
   AdminOptions options;
   options.host = address->host;
   options.port = address->port;
   auto admin = std::make_unique<AdminServer>(options, board, commands, metrics);
+  admin->SetAppScraper(app_scraper);
   Status s = admin->Start();
   if (!s.ok()) return s;
   spdlog::info("admin (read-only) on {}:{}", options.host, admin->port());
@@ -211,11 +214,15 @@ int Run(Config config) {
   CommandQueue commands;
   Metrics metrics(COREFORK_VERSION);
   metrics.SetLimits(cgroup.cpu_quota_cores, cgroup.memory_limit_bytes);
+  std::unique_ptr<AppScraper> app_scraper;  // outlives the admin server
+  if (!config.app_metrics.path.empty()) {
+    app_scraper = std::make_unique<AppScraper>(config.app_metrics, &metrics);
+  }
   std::unique_ptr<AdminServer> admin;
   std::unique_ptr<ControlServer> control;
   if (s.ok()) {
     Result<std::unique_ptr<AdminServer>> started =
-        StartAdmin(config, &board, &commands, &metrics);
+        StartAdmin(config, &board, &commands, &metrics, app_scraper.get());
     s = started.status();
     if (s.ok()) admin = std::move(started).value();
   }

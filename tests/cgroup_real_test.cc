@@ -60,14 +60,18 @@ class RealCgroupQuotaTest : public CoreforkTest {
     EXPECT_TRUE(removed) << "rmdir " << cgroup_ << ": " << std::strerror(errno);
   }
 
-  // Runs corefork with `args` after moving itself into the cgroup.
-  Process& StartInCgroup(const std::vector<std::string>& args) {
+  // The argv that runs corefork with `args` after moving itself into the
+  // cgroup.
+  std::vector<std::string> InCgroupArgv(const std::vector<std::string>& args) {
     std::vector<std::string> argv{
         "/bin/sh", "-c",
         "echo $$ > " + cgroup_ + "/cgroup.procs && exec \"$0\" \"$@\"",
         COREFORK_BIN};
     argv.insert(argv.end(), args.begin(), args.end());
-    return Spawn(argv);
+    return argv;
+  }
+  Process& StartInCgroup(const std::vector<std::string>& args) {
+    return Spawn(InCgroupArgv(args));
   }
 
   bool InCgroup(pid_t pid) {
@@ -110,15 +114,19 @@ TEST_F(RealCgroupQuotaTest, DetectSeesTheQuota) {
 }
 
 TEST_F(RealCgroupQuotaTest, AutoWorkersWithCeilRounding) {
-  const int port = FreePort();
-  std::string config = WriteConfig(
-      "workers: auto\n"
-      "sizing: {rounding: ceil}\n"
-      "listeners: [{name: http, host: 127.0.0.1, port: " +
-      std::to_string(port) +
-      "}]\n"
-      "command: [" HELLO_BIN "]\n");
-  Process& cf = StartInCgroup({"--config", config, "--log-level", "debug"});
+  int port = 0;
+  Process& cf = SpawnOnFreePort(
+      [&](int p) {
+        std::string config = WriteConfig(
+            "workers: auto\n"
+            "sizing: {rounding: ceil}\n"
+            "listeners: [{name: http, host: 127.0.0.1, port: " +
+            std::to_string(p) +
+            "}]\n"
+            "command: [" HELLO_BIN "]\n");
+        return InCgroupArgv({"--config", config, "--log-level", "debug"});
+      },
+      {}, &port);
   ASSERT_TRUE(WaitServing(cf, port));
   std::map<int, pid_t> workers = CollectWorkers(port, 2);
   ASSERT_EQ(workers.size(), 2u) << "ceil(1.5) = 2 workers expected";

@@ -38,8 +38,11 @@ TEST_F(CliTest, CrashLoopExits4) {
       "command: [/bin/sh, -c, 'echo x >> " +
       starts + "; exit 3']\n");
   const auto start = Clock::now();
-  Process& cf = StartCorefork({"--config", config, "--host", "127.0.0.1",
-                               "--port", std::to_string(FreePort())});
+  Process& cf = StartCoreforkOnFreePort([&](int port) {
+    return std::vector<std::string>{"--config", config,
+                                    "--host",   "127.0.0.1",
+                                    "--port",   std::to_string(port)};
+  });
   std::optional<int> code = Run(cf, milliseconds(10000));
   ASSERT_TRUE(code.has_value());
   EXPECT_EQ(*code, 4) << cf.Stderr();

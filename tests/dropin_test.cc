@@ -28,24 +28,28 @@ constexpr milliseconds kDrainDelay{200};
 
 class DropInTest : public AdminTest {
  protected:
-  // corefork on 127.0.0.1:app_port() with a short drain delay, debug logs,
-  // `extra` flags, then `--` and `command`.
+  // corefork on a free 127.0.0.1 port (app_port()) with a short drain delay,
+  // debug logs, `extra` flags, then `--` and `command`.
   Process& StartDropIn(int workers, const std::vector<std::string>& command,
                        const std::vector<std::string>& extra = {},
                        const std::map<std::string, std::string>& env = {}) {
-    std::vector<std::string> args = {
-        "--workers",     std::to_string(workers),
-        "--host",        "127.0.0.1",
-        "--port",        std::to_string(app_port()),
-        "--drain-delay", std::to_string(kDrainDelay.count()) + "ms",
-        "--log-level",   "debug"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    args.push_back("--");
-    args.insert(args.end(), command.begin(), command.end());
     // npm must not ask the registry whether it is outdated.
     std::map<std::string, std::string> full = env;
     full.emplace("NPM_CONFIG_UPDATE_NOTIFIER", "false");
-    return StartCorefork(args, full);
+    return StartCoreforkOnFreePort(
+        [&](int port) {
+          std::vector<std::string> args = {
+              "--workers",     std::to_string(workers),
+              "--host",        "127.0.0.1",
+              "--port",        std::to_string(port),
+              "--drain-delay", std::to_string(kDrainDelay.count()) + "ms",
+              "--log-level",   "debug"};
+          args.insert(args.end(), extra.begin(), extra.end());
+          args.push_back("--");
+          args.insert(args.end(), command.begin(), command.end());
+          return args;
+        },
+        full);
   }
 
   // Polls until the admin port answers /readyz at all.
@@ -130,8 +134,9 @@ TEST_P(DropInAppTest, RunsUnmodifiedAsTwoWorkers) {
     EXPECT_EQ(s.restarts, 0) << st.raw;
   }
 
-  // kill -9 of one app process: the connections made while it is dead wait
-  // in its slot's socket and the replacement answers them.
+  // kill -9 of one app process: while it is dead and its replacement
+  // starts, new connections go to the survivor only (steering), so none
+  // waits for the replacement; once it is ready it serves its share again.
   pid_t victim = share.by_pid.begin()->first;
   pid_t survivor = share.by_pid.rbegin()->first;
   int slot = SlotOf(st, victim);
@@ -140,26 +145,27 @@ TEST_P(DropInAppTest, RunsUnmodifiedAsTwoWorkers) {
   ASSERT_EQ(kill(victim, SIGKILL), 0);
   ASSERT_TRUE(
       PollUntil([&] { return GoneOrZombie(victim); }, milliseconds(5000)));
-  constexpr int kQueued = 48;
-  AnswerCount queued = ConnectAllThenRead(app_port(), kQueued, kAppStart);
-  EXPECT_EQ(queued.failed, 0) << queued.Summary();
-  std::set<pid_t> replacement;
-  for (const auto& [pid, n] : queued.by_pid) {
-    EXPECT_NE(pid, victim) << queued.Summary();
-    if (pid != survivor) replacement.insert(pid);
+  constexpr int kMeanwhile = 48;
+  AnswerCount meanwhile = ConnectAllThenRead(app_port(), kMeanwhile, kAppStart);
+  EXPECT_EQ(meanwhile.failed, 0) << meanwhile.Summary();
+  for (const auto& [pid, n] : meanwhile.by_pid) {
+    EXPECT_NE(pid, victim) << meanwhile.Summary();
   }
-  EXPECT_EQ(replacement.size(), 1u)
-      << "the replacement should have answered the queued connections: "
-      << queued.Summary();
 
   ASSERT_TRUE(WaitAllReady(cf, 2, kAppStart, &st)) << st.raw;
   std::vector<SlotStatus> entries = st.Slot(slot);
   ASSERT_EQ(entries.size(), 1u) << st.raw;
   EXPECT_NE(entries[0].pid, old_slot_pid) << st.raw;
   EXPECT_EQ(entries[0].restarts, 1) << st.raw;
-  if (!replacement.empty()) {
-    EXPECT_EQ(SlotOf(st, *replacement.begin()), slot) << st.raw;
+  AnswerCount after = CountAnswers(app_port(), kRequests);
+  EXPECT_EQ(after.failed, 0) << after.Summary();
+  std::set<pid_t> replacement;
+  for (const auto& [pid, n] : after.by_pid) {
+    if (pid != survivor) replacement.insert(pid);
   }
+  ASSERT_EQ(replacement.size(), 1u)
+      << "the replacement should serve once ready: " << after.Summary();
+  EXPECT_EQ(SlotOf(st, *replacement.begin()), slot) << st.raw;
 
   // SIGTERM: drain, stop the apps, exit 0 in well under the 30 s default
   // shutdown timeout.

@@ -97,10 +97,9 @@ TEST_F(JobsMetricsTest, MetricsReflectRuns) {
   UnixHttpResponse list = Control("GET", "/jobs");
   ASSERT_EQ(list.status, 200) << list.ToString();
   const JsonValue listed = Body(list);
-  const JsonValue* jobs = listed.Get("jobs");
-  ASSERT_TRUE(jobs != nullptr && jobs->is_array()) << list.body;
+  ASSERT_TRUE(listed["jobs"].is_array()) << list.body;
   bool found = false;
-  for (const JsonValue& job : jobs->array) {
+  for (const JsonValue& job : listed["jobs"].Items()) {
     if (job.Str("name").value_or("") != "m") continue;
     found = true;
     EXPECT_EQ(job.Num("running").value_or(-1), 1) << list.body;
@@ -108,11 +107,9 @@ TEST_F(JobsMetricsTest, MetricsReflectRuns) {
     EXPECT_EQ(job.Num("concurrency").value_or(-1), 1) << list.body;
     EXPECT_EQ(job.Num("queue").value_or(-1), 1) << list.body;
     EXPECT_EQ(job.Str("last_result").value_or(""), "timed_out") << list.body;
-    const JsonValue* triggers = job.Get("triggers");
-    ASSERT_TRUE(triggers != nullptr && triggers->is_array() &&
-                triggers->array.size() == 1)
-        << list.body;
-    EXPECT_EQ(triggers->array[0].string, "on_demand") << list.body;
+    const JsonValue triggers = job["triggers"];
+    ASSERT_TRUE(triggers.is_array() && triggers.size() == 1) << list.body;
+    EXPECT_EQ(triggers[0].AsString(), "on_demand") << list.body;
   }
   EXPECT_TRUE(found) << list.body;
 

@@ -35,16 +35,20 @@ TEST_F(JobsNodeExampleTest, ChildRouteReturnsFib30ComputedByTheFibJob) {
   const std::string dir = std::string(COREFORK_SOURCE_DIR) + "/examples/node";
   const std::string config = dir + "/corefork-jobs.yaml";
   ASSERT_TRUE(FileExists(config)) << config;
-  const int port = FreePort();
   // The example's own config, run from its directory as its README says;
   // only the port, host and worker count are overridden (drain 0 so that
   // nothing waits in TearDown).
-  std::string cmd = "cd '" + dir + "' && exec '" + COREFORK_BIN +
-                    "' --config corefork-jobs.yaml --workers 2"
-                    " --host 127.0.0.1 --port " +
-                    std::to_string(port) +
-                    " --drain-delay 0s --log-level debug";
-  Process& cf = Spawn({"/bin/sh", "-c", cmd});
+  int port = 0;
+  Process& cf = SpawnOnFreePort(
+      [&](int p) {
+        std::string cmd = "cd '" + dir + "' && exec '" + COREFORK_BIN +
+                          "' --config corefork-jobs.yaml --workers 2"
+                          " --host 127.0.0.1 --port " +
+                          std::to_string(p) +
+                          " --drain-delay 0s --log-level debug";
+        return std::vector<std::string>{"/bin/sh", "-c", cmd};
+      },
+      {}, &port);
   // server.js has no /healthz: its / answers once a worker listens.
   ASSERT_TRUE(
       PollUntil(

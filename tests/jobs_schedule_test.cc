@@ -110,10 +110,8 @@ TEST_F(JobsScheduleTest, EveryJobFiresOnTime) {
   UnixHttpResponse list = Control("GET", "/jobs");
   ASSERT_EQ(list.status, 200) << list.ToString();
   JsonValue jobs = Body(list);
-  const JsonValue* array = jobs.Get("jobs");
-  ASSERT_TRUE(array != nullptr && array->is_array() && array->array.size() == 1)
-      << list.body;
-  const JsonValue& tick = array->array[0];
+  ASSERT_TRUE(jobs["jobs"].is_array() && jobs["jobs"].size() == 1) << list.body;
+  const JsonValue tick = jobs["jobs"][0];
   EXPECT_EQ(tick.Str("name").value_or(""), "tick");
   EXPECT_TRUE(tick.Str("next_run_at").has_value()) << list.body;
   EXPECT_NE(list.body.find("every"), std::string::npos) << list.body;
@@ -136,10 +134,9 @@ TEST_F(JobsScheduleTest, CronJobsShowTheirNextRunInTheirTimeZone) {
   UnixHttpResponse list = Control("GET", "/jobs");
   ASSERT_EQ(list.status, 200) << list.ToString();
   const JsonValue listed = Body(list);
-  const JsonValue* jobs = listed.Get("jobs");
-  ASSERT_TRUE(jobs != nullptr && jobs->is_array() && jobs->array.size() == 2)
+  ASSERT_TRUE(listed["jobs"].is_array() && listed["jobs"].size() == 2)
       << list.body;
-  for (const JsonValue& job : jobs->array) {
+  for (const JsonValue& job : listed["jobs"].Items()) {
     const std::string name = job.Str("name").value_or("");
     const std::string next = job.Str("next_run_at").value_or("");
     ASSERT_EQ(next.size(), 24u) << name << ": " << list.body;

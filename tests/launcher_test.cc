@@ -34,17 +34,24 @@ std::string SharedConfig(int port, int workers, const std::string& mode,
 class ListenerModeTest : public CoreforkTest,
                          public ::testing::WithParamInterface<std::string> {
  protected:
-  Process& StartHello(int port, int workers,
+  // On a free port (*port), retried when it was taken before corefork bound
+  // it.
+  Process& StartHello(int* port, int workers,
                       const std::string& initial_delay = "100ms") {
-    std::string config =
-        WriteConfig(SharedConfig(port, workers, GetParam(), initial_delay));
-    return StartCorefork({"--config", config, "--log-level", "debug"});
+    return StartCoreforkOnFreePort(
+        [&](int p) {
+          std::string config =
+              WriteConfig(SharedConfig(p, workers, GetParam(), initial_delay));
+          return std::vector<std::string>{"--config", config, "--log-level",
+                                          "debug"};
+        },
+        {}, port);
   }
 };
 
 TEST_P(ListenerModeTest, AllWorkersAnswerOnTheSharedPort) {
-  const int port = FreePort();
-  Process& cf = StartHello(port, 2);
+  int port = 0;
+  Process& cf = StartHello(&port, 2);
   ASSERT_TRUE(WaitServing(cf, port)) << "corefork not serving on " << port;
 
   std::map<int, pid_t> workers = CollectWorkers(port, 2);
@@ -66,8 +73,8 @@ TEST_P(ListenerModeTest, AllWorkersAnswerOnTheSharedPort) {
 }
 
 TEST_P(ListenerModeTest, KilledWorkerIsReplacedInItsSlot) {
-  const int port = FreePort();
-  Process& cf = StartHello(port, 2);
+  int port = 0;
+  Process& cf = StartHello(&port, 2);
   ASSERT_TRUE(WaitServing(cf, port));
   std::map<int, pid_t> before = CollectWorkers(port, 2);
   ASSERT_EQ(before.size(), 2u);
@@ -125,15 +132,19 @@ class LauncherTest : public CoreforkTest {};
 // connections made in that window wait in the backlog and are served by the
 // next worker instead of being refused or reset.
 TEST_F(LauncherTest, ConnectionsQueuedDuringRestartAreServed) {
-  const int port = FreePort();
-  std::string config = WriteConfig(
-      "workers: 1\n"
-      "listeners: [{name: http, host: 127.0.0.1, port: " +
-      std::to_string(port) +
-      ", mode: reuseport}]\n"
-      "restart: {initial_delay: 1s, factor: 2, max_delay: 2s}\n"
-      "command: [" HELLO_BIN "]\n");
-  Process& cf = StartCorefork({"--config", config});
+  int port = 0;
+  Process& cf = StartCoreforkOnFreePort(
+      [&](int p) {
+        std::string config = WriteConfig(
+            "workers: 1\n"
+            "listeners: [{name: http, host: 127.0.0.1, port: " +
+            std::to_string(p) +
+            ", mode: reuseport}]\n"
+            "restart: {initial_delay: 1s, factor: 2, max_delay: 2s}\n"
+            "command: [" HELLO_BIN "]\n");
+        return std::vector<std::string>{"--config", config};
+      },
+      {}, &port);
   ASSERT_TRUE(WaitServing(cf, port));
   std::map<int, pid_t> before = CollectWorkers(port, 1);
   ASSERT_EQ(before.size(), 1u);
@@ -179,13 +190,17 @@ TEST_F(LauncherTest, ConnectionsQueuedDuringRestartAreServed) {
 // A worker whose child forks and exits leaves an orphan; corefork (child
 // subreaper) must adopt and reap it.
 TEST_F(LauncherTest, OrphanedGrandchildIsReaped) {
-  const int port = FreePort();
+  int port = 0;
   const std::string pid_file = Path("gc.pid");
   const std::string script =
       "( sleep 0.3 & echo $! > " + pid_file + " ) ; exec " HELLO_BIN;
-  Process& cf =
-      StartCorefork({"--workers", "1", "--host", "127.0.0.1", "--port",
-                     std::to_string(port), "--", "/bin/sh", "-c", script});
+  Process& cf = StartCoreforkOnFreePort(
+      [&](int p) {
+        return std::vector<std::string>{
+            "--workers",       "1",  "--host",  "127.0.0.1", "--port",
+            std::to_string(p), "--", "/bin/sh", "-c",        script};
+      },
+      {}, &port);
   ASSERT_TRUE(WaitServing(cf, port));
   std::string content;
   ASSERT_TRUE(PollUntil(
@@ -215,7 +230,7 @@ TEST_F(LauncherTest, OrphanedGrandchildIsReaped) {
 // lists its own fds (to corefork's stdout, which the worker shares) and its
 // environment, then execs hello keeping the same pid.
 TEST_F(LauncherTest, WorkerEnvironmentAndFds) {
-  const int port = FreePort();
+  int port = 0;
   const std::string dir = tmp_.path();
   // `ls DIR /dev/null` prints "DIR:" before the listing, so each worker's
   // block names its pid. No redirection in the shell itself: dash would keep
@@ -225,15 +240,23 @@ TEST_F(LauncherTest, WorkerEnvironmentAndFds) {
       "env > " +
       dir + "/env.tmp.$$ && mv " + dir + "/env.tmp.$$ " + dir +
       "/env.$COREFORK_WORKER_ID; exec " HELLO_BIN;
-  Process& cf =
-      StartCorefork({"--workers", "2", "--host", "127.0.0.1", "--port",
-                     std::to_string(port), "--", "/bin/sh", "-c", script});
+  Process& cf = StartCoreforkOnFreePort(
+      [&](int p) {
+        return std::vector<std::string>{
+            "--workers",       "2",  "--host",  "127.0.0.1", "--port",
+            std::to_string(p), "--", "/bin/sh", "-c",        script};
+      },
+      {}, &port);
   ASSERT_TRUE(WaitServing(cf, port));
   std::map<int, pid_t> workers = CollectWorkers(port, 2);
   ASSERT_EQ(workers.size(), 2u);
   const std::vector<unsigned long> listening = ListeningInodes(port);
 
-  for (const auto& [id, pid] : workers) {
+  // Not `const auto& [id, pid]`: clang 14 cannot capture a structured
+  // binding in the lambda below (C++20 P1091, clang 16+).
+  for (const auto& worker : workers) {
+    const int id = worker.first;
+    const pid_t pid = worker.second;
     SCOPED_TRACE("worker " + std::to_string(id) + " pid " +
                  std::to_string(pid));
     std::string env_text;

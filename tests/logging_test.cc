@@ -139,6 +139,21 @@ TEST_F(LoggingTest, AStderrNobodyReadsNeverStallsCorefork) {
                        // writes to it when it drains and would block.
                        "exec \"$0\" 2>/dev/null", HELLO_BIN});
   ASSERT_TRUE(WaitControl(cf));
+  // The admin port is the kernel's pick, logged at start to the fifo: read
+  // that far (a few hundred bytes; the flood below fills the pipe again).
+  std::string head;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        char buf[4096];
+        ssize_t n;
+        while (head.size() < 65536 && (n = read(reader, buf, sizeof buf)) > 0) {
+          head.append(buf, static_cast<size_t>(n));
+        }
+        return AdminPortInLog(head).has_value();
+      },
+      milliseconds(5000)))
+      << "no admin port in the log: " << head;
+  set_admin_port(*AdminPortInLog(head));
 
   // Each run logs a burst of ~100 KB (its log budget): 20 runs are far
   // more than the pipe (64 KiB) and the log queue (1 MiB) hold.

@@ -25,13 +25,19 @@ class Pid1Test : public CoreforkTest {
     }
   }
 
-  // Starts `unshare ... corefork args` and returns corefork's host pid (the
-  // child of unshare that is pid 1 in its namespace), or -1.
-  pid_t StartAsPid1(const std::vector<std::string>& args) {
-    std::vector<std::string> argv{"unshare", "--pid", "--fork", "--mount-proc",
-                                  COREFORK_BIN};
-    argv.insert(argv.end(), args.begin(), args.end());
-    unshare_ = &Spawn(argv);
+  // Starts `unshare ... corefork args_for(port)` on a free port (*port,
+  // SpawnOnFreePort) and returns corefork's host pid (the child of unshare
+  // that is pid 1 in its namespace), or -1.
+  pid_t StartAsPid1(const ArgvForPort& args_for, int* port) {
+    unshare_ = &SpawnOnFreePort(
+        [&](int p) {
+          std::vector<std::string> argv{"unshare", "--pid", "--fork",
+                                        "--mount-proc", COREFORK_BIN};
+          const std::vector<std::string> args = args_for(p);
+          argv.insert(argv.end(), args.begin(), args.end());
+          return argv;
+        },
+        {}, port);
     pid_t found = -1;
     PollUntil(
         [&] {
@@ -48,14 +54,28 @@ class Pid1Test : public CoreforkTest {
 };
 
 TEST_F(Pid1Test, ServesReapsAndExits0OnSigterm) {
-  const int port = FreePort();
+  int port = 0;
   const std::string pid_file = Path("gc.pid");
   const std::string script =
       "( sleep 0.2 & echo $! > " + pid_file + " ) ; exec " HELLO_BIN;
-  pid_t cf =
-      StartAsPid1({"--workers", "2", "--host", "127.0.0.1", "--port",
-                   std::to_string(port), "--drain-delay", "100ms",
-                   "--shutdown-timeout", "5s", "--", "/bin/sh", "-c", script});
+  pid_t cf = StartAsPid1(
+      [&](int p) {
+        return std::vector<std::string>{"--workers",
+                                        "2",
+                                        "--host",
+                                        "127.0.0.1",
+                                        "--port",
+                                        std::to_string(p),
+                                        "--drain-delay",
+                                        "100ms",
+                                        "--shutdown-timeout",
+                                        "5s",
+                                        "--",
+                                        "/bin/sh",
+                                        "-c",
+                                        script};
+      },
+      &port);
   ASSERT_GT(cf, 0) << "no pid-1 child of unshare";
   ASSERT_TRUE(WaitServing(*unshare_, port));
 
@@ -99,17 +119,31 @@ TEST_F(Pid1Test, ServesReapsAndExits0OnSigterm) {
 // A daemon that left its worker's process group (setsid) is out of reach of
 // the group kill; as PID 1 corefork ends it before it exits, politely first.
 TEST_F(Pid1Test, EndsProcessesThatLeftTheirGroup) {
-  const int port = FreePort();
+  int port = 0;
   const std::string got_term = Path("daemon.term");
   // The daemon notes a polite SIGTERM (the kernel's SIGKILL at PID 1's exit
   // would give it no chance to); $0 = "daemon-4242" finds it from outside.
   const std::string script = "setsid sh -c 'trap \"echo term > " + got_term +
                              "; exit 0\" TERM; while :; do sleep 0.1; done' "
                              "daemon-4242 & exec " HELLO_BIN;
-  pid_t cf =
-      StartAsPid1({"--workers", "1", "--host", "127.0.0.1", "--port",
-                   std::to_string(port), "--drain-delay", "50ms",
-                   "--shutdown-timeout", "3s", "--", "/bin/sh", "-c", script});
+  pid_t cf = StartAsPid1(
+      [&](int p) {
+        return std::vector<std::string>{"--workers",
+                                        "1",
+                                        "--host",
+                                        "127.0.0.1",
+                                        "--port",
+                                        std::to_string(p),
+                                        "--drain-delay",
+                                        "50ms",
+                                        "--shutdown-timeout",
+                                        "3s",
+                                        "--",
+                                        "/bin/sh",
+                                        "-c",
+                                        script};
+      },
+      &port);
   ASSERT_GT(cf, 0) << "no pid-1 child of unshare";
   ASSERT_TRUE(WaitServing(*unshare_, port));
   pid_t daemon = -1;

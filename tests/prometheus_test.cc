@@ -2,6 +2,8 @@
 // port on loopback: the target turns "up" and the queried series follow the
 // worker count, also after scaling. Skipped (with the reason) where the
 // prometheus binary is not installed.
+#include "support/prometheus.h"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -15,33 +17,12 @@ namespace {
 
 using std::chrono::milliseconds;
 
-std::string FindPrometheus() {
-  for (const char* p : {"/usr/bin/prometheus", "/usr/local/bin/prometheus"}) {
-    if (access(p, X_OK) == 0) return p;
-  }
-  return "";
-}
-
 class PrometheusTest : public AdminTest {
  protected:
-  // GET on the Prometheus server's HTTP API, parsed.
-  JsonValue Api(const std::string& target) {
-    HttpResponse r =
-        HttpGet("127.0.0.1", prom_port_, target, milliseconds(3000));
-    last_api_ = r.ToString();
-    if (r.status != 200) return {};
-    return ParseJson(r.body).value_or(JsonValue{});
-  }
-  // The value of the single series `query` returns ("" if none or several).
   std::string QueryValue(const std::string& encoded_query) {
-    JsonValue v = Api("/api/v1/query?query=" + encoded_query);
-    const JsonValue& result = v["data"]["result"];
-    if (result.size() != 1) return "";
-    return result[0]["value"][1].AsString();
+    return api_.QueryValue(encoded_query);
   }
-
-  int prom_port_ = 0;
-  std::string last_api_;
+  PrometheusApi api_{0};
 };
 
 TEST_F(PrometheusTest, RealPrometheusScrapesCorefork) {
@@ -56,47 +37,19 @@ TEST_F(PrometheusTest, RealPrometheusScrapesCorefork) {
   CoreforkStatus st;
   ASSERT_TRUE(WaitAllReady(cf, 2, milliseconds(10000), &st)) << st.raw;
 
-  prom_port_ = FreePort();
+  const int prom_port = FreePort();
+  api_ = PrometheusApi(prom_port);
   const std::string target = "127.0.0.1:" + std::to_string(admin_port());
-  const std::string config = WriteConfig(
-      "global:\n"
-      "  scrape_interval: 1s\n"
-      "  evaluation_interval: 1s\n"
-      "scrape_configs:\n"
-      "  - job_name: corefork\n"
-      "    scrape_interval: 1s\n"
-      "    scrape_timeout: 1s\n"
-      "    static_configs:\n"
-      "      - targets: ['" +
-          target + "']\n",
-      "prometheus.yml");
+  const std::string config =
+      WriteConfig(PrometheusYaml("corefork", target), "prometheus.yml");
   Process& prom =
-      Spawn({prometheus, "--config.file=" + config,
-             "--storage.tsdb.path=" + Path("tsdb"),
-             "--web.listen-address=127.0.0.1:" + std::to_string(prom_port_),
-             "--log.level=warn"});
+      Spawn(PrometheusArgv(prometheus, config, Path("tsdb"), prom_port));
   const auto started = Clock::now();
 
   // The target turns up (the first scrape comes ~5-6 s after start).
-  std::string health, last_error;
-  ASSERT_TRUE(
-      PollUntil(
-          [&] {
-            if (!prom.Running()) return true;
-            JsonValue v = Api("/api/v1/targets");
-            for (const JsonValue& t : v["data"]["activeTargets"].array) {
-              if (t["scrapeUrl"].AsString().find(target) == std::string::npos) {
-                continue;
-              }
-              health = t["health"].AsString();
-              last_error = t["lastError"].AsString();
-            }
-            return health == "up";
-          },
-          milliseconds(25000), milliseconds(200)) &&
-      prom.Running())
-      << "target health '" << health << "', lastError '" << last_error
-      << "', last API answer: " << last_api_ << "\nprometheus stderr:\n"
+  std::string why;
+  ASSERT_TRUE(api_.WaitTargetUp(prom, target, milliseconds(25000), &why))
+      << why << "\nprometheus stderr:\n"
       << prom.Stderr();
   const auto up_after =
       std::chrono::duration_cast<milliseconds>(Clock::now() - started);
@@ -112,10 +65,11 @@ TEST_F(PrometheusTest, RealPrometheusScrapesCorefork) {
       milliseconds(10000), milliseconds(200)))
       << "corefork_workers_desired=" << desired
       << " corefork_workers{state=\"ready\"}=" << ready
-      << "; last API answer: " << last_api_;
-  EXPECT_EQ(QueryValue("up%7Bjob%3D%22corefork%22%7D"), "1") << last_api_;
+      << "; last API answer: " << api_.last_answer();
+  EXPECT_EQ(QueryValue("up%7Bjob%3D%22corefork%22%7D"), "1")
+      << api_.last_answer();
   EXPECT_EQ(QueryValue("count(corefork_worker_cpu_seconds_total)"), "2")
-      << last_api_;
+      << api_.last_answer();
 
   // Scale up: the next scrapes show it.
   ASSERT_TRUE(cf.Signal(SIGTTIN));

@@ -48,11 +48,10 @@ class RuntimeDirTest : public ::testing::Test {
                                  "--regid=65534", "--clear-groups", "--",
                                  corefork_, "--workers", "1", "--port",
                                  std::to_string(port), "--", hello_},
-        std::map<std::string, std::string>{
-            {"TMPDIR", tmp_},
-            {"XDG_RUNTIME_DIR", ""},
-            {"COREFORK_CONTROL_SOCKET", ""},
-            {"COREFORK_ADMIN", "127.0.0.1:" + std::to_string(FreePort())}});
+        std::map<std::string, std::string>{{"TMPDIR", tmp_},
+                                           {"XDG_RUNTIME_DIR", ""},
+                                           {"COREFORK_CONTROL_SOCKET", ""},
+                                           {"COREFORK_ADMIN", "127.0.0.1:0"}});
   }
 
   TempDir dir_;
@@ -79,12 +78,23 @@ TEST_F(RuntimeDirTest, RefusesADirectoryAnotherUserMadeFirst) {
 }
 
 TEST_F(RuntimeDirTest, CreatesItPrivateAndStarts) {
-  const int port = FreePort();
-  std::unique_ptr<Process> cf = StartAsNobody(port);
-  ASSERT_TRUE(cf->ok()) << cf->error();
-  ASSERT_TRUE(PollUntil([&] { return FileExists(runtime_ + "/control.sock"); },
-                        Millis(10000)))
-      << cf->Stderr();
+  std::unique_ptr<Process> cf;
+  // Again on another port when something took FreePort()'s before corefork
+  // bound it (it exits saying so).
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    cf = StartAsNobody(FreePort());
+    ASSERT_TRUE(cf->ok()) << cf->error();
+    PollUntil(
+        [&] {
+          return FileExists(runtime_ + "/control.sock") || !cf->Running();
+        },
+        Millis(10000));
+    if (cf->Running() ||
+        !ContainsNoCase(cf->Stderr(), "address already in use")) {
+      break;
+    }
+  }
+  ASSERT_TRUE(FileExists(runtime_ + "/control.sock")) << cf->Stderr();
   struct stat st {};
   ASSERT_EQ(lstat(runtime_.c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, kNobody);

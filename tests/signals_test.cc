@@ -14,13 +14,18 @@ using std::chrono::milliseconds;
 
 class SignalsTest : public CoreforkTest {
  protected:
-  // hello with `workers` workers on `port` and the given extra flags.
-  Process& StartHello(int port, int workers,
+  // hello with `workers` workers on a free port (*port) and the given extra
+  // flags.
+  Process& StartHello(int* port, int workers,
                       const std::vector<std::string>& flags) {
-    std::vector<std::string> args = flags;
-    std::vector<std::string> hello = HelloArgs(port, workers);
-    args.insert(args.end(), hello.begin(), hello.end());
-    return StartCorefork(args);
+    return StartCoreforkOnFreePort(
+        [&](int p) {
+          std::vector<std::string> args = flags;
+          std::vector<std::string> hello = HelloArgs(p, workers);
+          args.insert(args.end(), hello.begin(), hello.end());
+          return args;
+        },
+        {}, port);
   }
 };
 
@@ -41,9 +46,9 @@ std::string States(const std::vector<pid_t>& pids) {
 }
 
 TEST_F(SignalsTest, SigtermFinishesInFlightRequestsAndExits0) {
-  const int port = FreePort();
+  int port = 0;
   Process& cf = StartHello(
-      port, 2, {"--drain-delay", "300ms", "--shutdown-timeout", "5s"});
+      &port, 2, {"--drain-delay", "300ms", "--shutdown-timeout", "5s"});
   ASSERT_TRUE(WaitServing(cf, port));
   std::vector<pid_t> workers = WaitChildren(cf, 2);
   ASSERT_EQ(workers.size(), 2u);
@@ -96,9 +101,11 @@ TEST_F(SignalsTest, SignalsAreForwardedToEveryWorker) {
                              dir +
                              "/ready.$COREFORK_WORKER_ID; "
                              "while :; do sleep 1 & wait $!; done";
-  Process& cf = StartCorefork({"--workers", "2", "--host", "127.0.0.1",
-                               "--port", std::to_string(FreePort()), "--",
-                               "/bin/sh", "-c", script});
+  Process& cf = StartCoreforkOnFreePort([&](int port) {
+    return std::vector<std::string>{
+        "--workers",          "2",  "--host",  "127.0.0.1", "--port",
+        std::to_string(port), "--", "/bin/sh", "-c",        script};
+  });
   ASSERT_TRUE(PollUntil(
       [&] {
         return FileExists(dir + "/ready.0") && FileExists(dir + "/ready.1");
@@ -131,9 +138,9 @@ class SecondSignalTest : public SignalsTest,
 
 TEST_P(SecondSignalTest, SecondSignalSkipsTheDrain) {
   const int sig = GetParam();
-  const int port = FreePort();
-  Process& cf =
-      StartHello(port, 1, {"--drain-delay", "30s", "--shutdown-timeout", "5s"});
+  int port = 0;
+  Process& cf = StartHello(
+      &port, 1, {"--drain-delay", "30s", "--shutdown-timeout", "5s"});
   ASSERT_TRUE(WaitServing(cf, port));
 
   ASSERT_TRUE(cf.Signal(sig));
@@ -166,9 +173,9 @@ INSTANTIATE_TEST_SUITE_P(Signals, SecondSignalTest,
                          });
 
 TEST_F(SignalsTest, SigquitIsFastShutdown) {
-  const int port = FreePort();
+  int port = 0;
   Process& cf = StartHello(
-      port, 2, {"--drain-delay", "30s", "--shutdown-timeout", "30s"});
+      &port, 2, {"--drain-delay", "30s", "--shutdown-timeout", "30s"});
   ASSERT_TRUE(WaitServing(cf, port));
   std::vector<pid_t> workers = WaitChildren(cf, 2);
   ASSERT_EQ(workers.size(), 2u);
@@ -189,8 +196,8 @@ TEST_F(SignalsTest, SigquitIsFastShutdown) {
 }
 
 TEST_F(SignalsTest, WorkersDieWithCorefork) {
-  const int port = FreePort();
-  Process& cf = StartHello(port, 2, {});
+  int port = 0;
+  Process& cf = StartHello(&port, 2, {});
   ASSERT_TRUE(WaitServing(cf, port));
   std::vector<pid_t> workers = WaitChildren(cf, 2);
   ASSERT_EQ(workers.size(), 2u);

@@ -7,10 +7,12 @@
 #include <vector>
 
 #include "admin/admin_views.h"
+#include "admin/app_scraper.h"
 #include "admin/http_lite.h"
 #include "admin/http_server.h"
 #include "metrics/proc_stats.h"
 #include "net/listener.h"
+#include "util/json.h"
 
 namespace corefork {
 namespace {
@@ -33,14 +35,17 @@ std::optional<uint64_t> ResidentBytes(pid_t pid) {
 }
 
 // Every answer of the admin port is about now: never cached.
-HttpResponse Json(int status, const std::string& body) {
-  HttpResponse res = JsonResponse(status, body);
+HttpResponse Uncached(HttpResponse res) {
   res.headers.emplace_back("Cache-Control", "no-store");
   return res;
 }
 
+HttpResponse Uncached(int status, const Json& body) {
+  return Uncached(JsonResponse(status, JsonDump(body)));
+}
+
 HttpResponse NotLive(const std::string& reason) {
-  return Json(503, R"({"live":false,"reason":")" + reason + "\"}");
+  return Uncached(503, Json{{"live", false}, {"reason", reason}});
 }
 
 // The /livez requests waiting for the one ping in flight. Shared with the
@@ -61,6 +66,7 @@ struct AdminServer::Impl {
   const StateBoard* state;
   CommandQueue* commands;
   const Metrics* metrics;
+  AppScraper* app_scraper = nullptr;
   std::unique_ptr<HttpServer> server;
   int port = 0;
   std::shared_ptr<Liveness> liveness = std::make_shared<Liveness>();
@@ -82,11 +88,11 @@ void AdminServer::Impl::Handle(const HttpRequest& req, Responder reply) {
   auto page = std::find_if(std::begin(kPages), std::end(kPages),
                            [&](const auto& p) { return req.path == p.first; });
   if (page == std::end(kPages)) {
-    return reply.Send(Json(404, R"({"error":"not found"})"));
+    return reply.Send(Uncached(ErrorResponse(404, "not found")));
   }
   if (req.method != "GET" && req.method != "HEAD") {
     HttpResponse res =
-        Json(405, R"({"error":"method not allowed; use GET or HEAD"})");
+        Uncached(ErrorResponse(405, "method not allowed; use GET or HEAD"));
     res.headers.emplace_back("Allow", "GET, HEAD");
     return reply.Send(std::move(res));
   }
@@ -127,7 +133,7 @@ void AdminServer::Impl::Livez(Responder& reply) {
           live->ping_in_flight = false;
           waiters.swap(live->waiters);
         }
-        HttpResponse res = answer ? Json(200, R"({"live":true})")
+        HttpResponse res = answer ? Uncached(200, Json{{"live", true}})
                                   : NotLive("event loop dropped the ping");
         for (auto& entry : waiters) entry.second.Send(res);
       });
@@ -136,17 +142,19 @@ void AdminServer::Impl::Livez(Responder& reply) {
 
 void AdminServer::Impl::Readyz(Responder& reply) {
   Readiness readiness = CheckReadiness(*state->Current());
-  reply.Send(Json(readiness.ready ? 200 : 503, readiness.body));
+  reply.Send(Uncached(
+      JsonResponse(readiness.ready ? 200 : 503, std::move(readiness.body))));
 }
 
 void AdminServer::Impl::Status(Responder& reply) {
-  reply.Send(Json(200, StatusJson(*state->Current(), COREFORK_VERSION,
-                                  NowUnixSeconds(), &ResidentBytes)));
+  reply.Send(Uncached(
+      JsonResponse(200, StatusJson(*state->Current(), COREFORK_VERSION,
+                                   NowUnixSeconds(), &ResidentBytes))));
 }
 
 void AdminServer::Impl::MetricsText(Responder& reply) {
   if (metrics == nullptr) {
-    return reply.Send(Json(503, R"({"error":"metrics are not enabled"})"));
+    return reply.Send(Uncached(ErrorResponse(503, "metrics are not enabled")));
   }
   std::vector<WorkerPid> pids;
   for (const WorkerView& w : state->Current()->workers) {
@@ -154,6 +162,16 @@ void AdminServer::Impl::MetricsText(Responder& reply) {
   }
   HttpResponse res{200, metrics->Scrape(pids), {}, kPrometheusText};
   res.headers.emplace_back("Cache-Control", "no-store");
+  if (app_scraper != nullptr) {
+    // The scraper answers within metrics.app.timeout; should it not, the
+    // scrape still gets corefork's own metrics.
+    HttpResponse fallback = res;
+    reply.SetTimeout(app_scraper->timeout() + std::chrono::seconds(2),
+                     std::move(fallback));
+    std::string own = std::move(res.body);
+    return app_scraper->Scrape(std::move(own), *state->Current(),
+                               std::move(reply));
+  }
   reply.Send(std::move(res));
 }
 
@@ -167,6 +185,10 @@ AdminServer::AdminServer(AdminOptions options, const StateBoard* state,
 }
 
 AdminServer::~AdminServer() { Stop(); }
+
+void AdminServer::SetAppScraper(AppScraper* scraper) {
+  impl_->app_scraper = scraper;
+}
 
 Status AdminServer::Start() {
   Impl& impl = *impl_;

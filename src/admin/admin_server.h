@@ -36,11 +36,17 @@ struct AdminOptions {
   std::chrono::milliseconds liveness_timeout{1'000};
 };
 
+class AppScraper;
+
 class AdminServer {
  public:
   AdminServer(AdminOptions options, const StateBoard* state,
               CommandQueue* commands, const Metrics* metrics);
   ~AdminServer();  // Stop()s
+
+  // metrics.app: GET /metrics also carries the workers' own metrics, merged
+  // by `scraper` (borrowed; must outlive the server). Before Start().
+  void SetAppScraper(AppScraper* scraper);
 
   // Binds (errors such as "bind 0.0.0.0:9180: Address already in use" come
   // back here, before any worker starts) and serves on a background thread.

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "admin/json_lite.h"
+#include "util/json.h"
 
 namespace corefork {
 namespace {
@@ -20,45 +20,40 @@ std::string NotReadyReason(const StateView& view) {
          std::to_string(view.min_ready_workers);
 }
 
-void WriteCgroup(const CgroupInfo& info, JsonWriter& json) {
-  json.BeginObject();
-  json.Key("version").String(info.version);
-  json.Key("cpu_cgroup_path").String(info.cpu_cgroup_path);
-  json.Key("cpu_quota_cores")
-      .Optional(info.cpu_quota_cores, &JsonWriter::Double);
-  json.Key("quota_source").String(info.quota_source);
-  json.Key("cpuset_cpus").Optional(info.cpuset_cpus, &JsonWriter::Int);
-  json.Key("cpuset_source").String(info.cpuset_source);
-  json.Key("affinity_cpus").Int(info.affinity_cpus);
-  json.Key("host_cpus").Int(info.host_cpus);
-  json.Key("memory_limit_bytes")
-      .Optional(info.memory_limit_bytes, &JsonWriter::Uint);
-  json.Key("memory_source").String(info.memory_source);
-  json.Key("effective_cpus").Double(info.effective_cpus);
-  json.Key("notes").BeginArray();
-  for (const std::string& note : info.notes) json.String(note);
-  json.EndArray();
-  json.EndObject();
+Json Cgroup(const CgroupInfo& info) {
+  Json json;
+  json["version"] = info.version;
+  json["cpu_cgroup_path"] = info.cpu_cgroup_path;
+  json["cpu_quota_cores"] =
+      info.cpu_quota_cores ? JsonNumber(*info.cpu_quota_cores) : nullptr;
+  json["quota_source"] = info.quota_source;
+  json["cpuset_cpus"] = JsonOptional(info.cpuset_cpus);
+  json["cpuset_source"] = info.cpuset_source;
+  json["affinity_cpus"] = info.affinity_cpus;
+  json["host_cpus"] = info.host_cpus;
+  json["memory_limit_bytes"] = JsonOptional(info.memory_limit_bytes);
+  json["memory_source"] = info.memory_source;
+  json["effective_cpus"] = JsonNumber(info.effective_cpus);
+  json["notes"] = info.notes;
+  return json;
 }
 
-void WriteSlot(const WorkerView& worker, const RssReader& rss,
-               JsonWriter& json) {
+// A string, or null when empty.
+Json OrNull(const std::string& s) { return s.empty() ? Json() : Json(s); }
+
+Json Slot(const WorkerView& worker, const RssReader& rss) {
   bool running = worker.pid > 0;
-  json.BeginObject();
-  json.Key("id").Int(worker.id);
-  json.Key("pid");
-  running ? json.Int(worker.pid) : json.Null();
-  json.Key("state").String(worker.state);
-  json.Key("ready").Bool(worker.ready);
-  json.Key("restarts").Int(worker.restarts);
-  json.Key("last_exit");
-  worker.last_exit.empty() ? json.Null() : json.String(worker.last_exit);
-  json.Key("uptime_seconds").Double(Millis(worker.uptime_seconds));
-  json.Key("rss_bytes")
-      .Optional(running ? rss(worker.pid) : std::nullopt, &JsonWriter::Uint);
-  json.Key("status_text");
-  worker.status_text.empty() ? json.Null() : json.String(worker.status_text);
-  json.EndObject();
+  Json json;
+  json["id"] = worker.id;
+  json["pid"] = running ? Json(worker.pid) : Json();
+  json["state"] = worker.state;
+  json["ready"] = worker.ready;
+  json["restarts"] = worker.restarts;
+  json["last_exit"] = OrNull(worker.last_exit);
+  json["uptime_seconds"] = JsonNumber(Millis(worker.uptime_seconds));
+  json["rss_bytes"] = JsonOptional(running ? rss(worker.pid) : std::nullopt);
+  json["status_text"] = OrNull(worker.status_text);
+  return json;
 }
 
 }  // namespace
@@ -67,13 +62,12 @@ Readiness CheckReadiness(const StateView& view) {
   Readiness r;
   r.reason = NotReadyReason(view);
   r.ready = r.reason.empty();
-  JsonWriter json;
-  json.BeginObject().Key("ready").Bool(r.ready);
-  if (!r.ready) json.Key("reason").String(r.reason);
-  json.Key("ready_workers").Int(view.ready_workers);
-  json.Key("desired_workers").Int(view.desired_workers);
-  json.EndObject();
-  r.body = json.str();
+  Json json;
+  json["ready"] = r.ready;
+  if (!r.ready) json["reason"] = r.reason;
+  json["ready_workers"] = view.ready_workers;
+  json["desired_workers"] = view.desired_workers;
+  r.body = JsonDump(json);
   return r;
 }
 
@@ -82,35 +76,31 @@ std::string StatusJson(const StateView& view, const std::string& version,
   int actual = 0;
   for (const WorkerView& w : view.workers) actual += w.pid > 0 ? 1 : 0;
   bool started = view.started_unix_seconds > 0;
-  JsonWriter json;
-  json.BeginObject();
-  json.Key("version").String(version);
-  json.Key("started_at");
-  started ? json.String(Iso8601Utc(view.started_unix_seconds)) : json.Null();
-  json.Key("uptime_seconds");
-  started ? json.Double(Millis(now_unix_seconds - view.started_unix_seconds))
-          : json.Null();
-  json.Key("ready").Bool(CheckReadiness(view).ready);
-  json.Key("draining").Bool(view.draining);
-  json.Key("stopping").Bool(view.stopping);
-  json.Key("reloading").Bool(view.reloading);
-  json.Key("desired_workers").Int(view.desired_workers);
-  json.Key("actual_workers").Int(actual);
-  json.Key("ready_workers").Int(view.ready_workers);
-  json.Key("min_ready_workers").Int(view.min_ready_workers);
-  json.Key("sizing").BeginObject();
-  json.Key("workers").Int(view.sizing.workers);
-  json.Key("cpus_used").Double(view.sizing.cpus_used);
-  json.Key("reason").String(view.sizing.reason);
-  json.EndObject();
-  json.Key("cgroup");
-  WriteCgroup(view.cgroup, json);
-  json.Key("slots").BeginArray();
-  for (const WorkerView& worker : view.workers) WriteSlot(worker, rss, json);
-  json.EndArray();
-  json.Key("state_version").Uint(view.version);
-  json.EndObject();
-  return json.str();
+  Json json;
+  json["version"] = version;
+  json["started_at"] =
+      started ? Json(Iso8601Utc(view.started_unix_seconds)) : Json();
+  json["uptime_seconds"] =
+      started ? JsonNumber(Millis(now_unix_seconds - view.started_unix_seconds))
+              : Json();
+  json["ready"] = CheckReadiness(view).ready;
+  json["draining"] = view.draining;
+  json["stopping"] = view.stopping;
+  json["reloading"] = view.reloading;
+  json["desired_workers"] = view.desired_workers;
+  json["actual_workers"] = actual;
+  json["ready_workers"] = view.ready_workers;
+  json["min_ready_workers"] = view.min_ready_workers;
+  json["sizing"] = {{"workers", view.sizing.workers},
+                    {"cpus_used", JsonNumber(view.sizing.cpus_used)},
+                    {"reason", view.sizing.reason}};
+  json["cgroup"] = Cgroup(view.cgroup);
+  json["slots"] = Json::array();
+  for (const WorkerView& worker : view.workers) {
+    json["slots"].push_back(Slot(worker, rss));
+  }
+  json["state_version"] = view.version;
+  return JsonDump(json);
 }
 
 std::string Iso8601Utc(double unix_seconds) {

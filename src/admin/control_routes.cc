@@ -1,10 +1,11 @@
 #include "admin/control_routes.h"
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 #include <string>
 
-#include "admin/json_lite.h"
+#include "util/json.h"
 
 namespace corefork {
 namespace {
@@ -30,14 +31,21 @@ Result<int> WorkerCount(std::string_view text) {
   return static_cast<int>(n);
 }
 
-// The "workers" member of a JSON body, as its literal text.
-Result<std::string> WorkersFromBody(const std::string& body) {
-  auto object = ParseFlatJsonObject(body);
-  if (!object.ok()) {
-    return object.status().Wrap(
-        "the body must be a JSON object like {\"workers\":3}");
+// The "workers" member of a JSON body; bodies are capped by the server.
+Result<int> WorkersFromBody(const std::string& body) {
+  const std::string_view kContext =
+      "the body must be a JSON object like {\"workers\":3}";
+  // Anything but an object fails here, with a shorter word than the
+  // parser's ("syntax error while parsing value - invalid literal ...").
+  size_t start = body.find_first_not_of(" \t\r\n");
+  if (start == std::string::npos || body[start] != '{') {
+    return Status::InvalidArgument("expected '{' at offset " +
+                                   std::to_string(std::min(start, body.size())))
+        .Wrap(kContext);
   }
-  for (const auto& [key, value] : *object) {
+  Result<Json> object = JsonParse(body);
+  if (!object.ok()) return object.status().Wrap(kContext);
+  for (const auto& [key, value] : object->items()) {
     if (key != "workers") {
       return Status::InvalidArgument("unknown field " + Quote(key));
     }
@@ -46,11 +54,23 @@ Result<std::string> WorkersFromBody(const std::string& body) {
   if (workers == object->end()) {
     return Status::InvalidArgument("the body has no \"workers\" field");
   }
-  if (workers->second.type != JsonScalar::Type::kNumber) {
+  if (!workers->is_number()) {
     return Status::InvalidArgument("workers must be " + kRange +
                                    " (a JSON number)");
   }
-  return workers->second.text;
+  // The number as written, so 2.5, 1e2 and 3.0 are refused like "+3" in a
+  // query, and the error quotes the client's text. The body is a valid
+  // object whose one member is a number: the text after its last ':' and
+  // before its last '}' is that number.
+  size_t colon = body.rfind(':');
+  size_t close = body.rfind('}');
+  std::string_view literal =
+      std::string_view(body).substr(colon + 1, close - colon - 1);
+  literal.remove_prefix(
+      std::min(literal.find_first_not_of(" \t\r\n"), literal.size()));
+  literal.remove_suffix(literal.size() -
+                        (literal.find_last_not_of(" \t\r\n") + 1));
+  return WorkerCount(literal);
 }
 
 }  // namespace
@@ -68,9 +88,7 @@ Result<int> ParseScaleRequest(const HttpRequest& request) {
     return Status::InvalidArgument(
         "missing worker count: send {\"workers\":N} or ?workers=N");
   }
-  Result<std::string> text = WorkersFromBody(request.body);
-  if (!text.ok()) return text.status();
-  return WorkerCount(*text);
+  return WorkersFromBody(request.body);
 }
 
 HttpResponse CommandResponse(std::optional<CommandReply> reply) {

@@ -5,7 +5,7 @@
 #include <charconv>
 #include <limits>
 
-#include "admin/json_lite.h"
+#include "util/json.h"
 
 namespace corefork {
 namespace {
@@ -73,7 +73,7 @@ HttpResponse JsonResponse(int status, std::string body) {
 }
 
 HttpResponse ErrorResponse(int status, std::string_view message) {
-  return JsonResponse(status, "{\"error\":\"" + JsonString(message) + "\"}");
+  return JsonResponse(status, JsonDump(Json{{"error", message}}));
 }
 
 const char* StatusReason(int status) {

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <vector>
 
-#include "util/log.h"
+#include "util/json.h"
 
 namespace corefork {
 namespace {
@@ -157,19 +157,6 @@ int CapByMemory(int workers, const CgroupInfo& info, const SizingConfig& sizing,
   return workers;
 }
 
-std::string JsonString(std::string_view s) {
-  return "\"" + JsonEscape(std::string(s)) + "\"";
-}
-
-std::string JsonNumber(double value) {
-  return std::isfinite(value) ? fmt::format("{}", value) : "null";
-}
-
-template <typename T>
-std::string JsonOptional(const std::optional<T>& value) {
-  return value ? fmt::format("{}", *value) : "null";
-}
-
 }  // namespace
 
 SizingDecision DecideWorkers(const CgroupInfo& info, const SizingConfig& sizing,
@@ -201,24 +188,24 @@ SizingDecision DecideWorkers(const CgroupInfo& info, const SizingConfig& sizing,
 
 std::string DetectionJson(const CgroupInfo& info,
                           const SizingDecision& decision) {
-  std::string notes;
-  for (const std::string& note : info.notes) {
-    notes += (notes.empty() ? "" : ",") + JsonString(note);
-  }
-  std::string quota =
-      info.cpu_quota_cores ? JsonNumber(*info.cpu_quota_cores) : "null";
-  return fmt::format(
-      "{{\"cgroup_version\":{},\"cpu_cgroup_path\":{},"
-      "\"cpu_quota_cores\":{},\"quota_source\":{},\"cpuset_cpus\":{},"
-      "\"cpuset_source\":{},\"affinity_cpus\":{},\"host_cpus\":{},"
-      "\"effective_cpus\":{},\"memory_limit_bytes\":{},\"memory_source\":{},"
-      "\"workers\":{},\"cpus_used\":{},\"reason\":{},\"notes\":[{}]}}",
-      JsonString(info.version), JsonString(info.cpu_cgroup_path), quota,
-      JsonString(info.quota_source), JsonOptional(info.cpuset_cpus),
-      JsonString(info.cpuset_source), info.affinity_cpus, info.host_cpus,
-      JsonNumber(info.effective_cpus), JsonOptional(info.memory_limit_bytes),
-      JsonString(info.memory_source), decision.workers,
-      JsonNumber(decision.cpus_used), JsonString(decision.reason), notes);
+  Json json;
+  json["cgroup_version"] = info.version;
+  json["cpu_cgroup_path"] = info.cpu_cgroup_path;
+  json["cpu_quota_cores"] =
+      info.cpu_quota_cores ? JsonNumber(*info.cpu_quota_cores) : nullptr;
+  json["quota_source"] = info.quota_source;
+  json["cpuset_cpus"] = JsonOptional(info.cpuset_cpus);
+  json["cpuset_source"] = info.cpuset_source;
+  json["affinity_cpus"] = info.affinity_cpus;
+  json["host_cpus"] = info.host_cpus;
+  json["effective_cpus"] = JsonNumber(info.effective_cpus);
+  json["memory_limit_bytes"] = JsonOptional(info.memory_limit_bytes);
+  json["memory_source"] = info.memory_source;
+  json["workers"] = decision.workers;
+  json["cpus_used"] = JsonNumber(decision.cpus_used);
+  json["reason"] = decision.reason;
+  json["notes"] = info.notes;
+  return JsonDump(json);
 }
 
 std::string DetectionText(const CgroupInfo& info,

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "schedule/cron.h"
+#include "schedule/zone.h"
 #include "util/log.h"
 
 namespace corefork {
@@ -122,9 +124,11 @@ struct JobConfig {
   // Triggers (at least one).
   bool at_start = false;
   bool required = true;  // at_start: a failure stops startup
-  std::string schedule;  // 5-field cron or @hourly...; "" = none
-  std::string timezone = "UTC";
-  Duration every{0};  // 0 = none
+  // Parsed once, by the config loader (jobs_config.cc), so a job that
+  // loaded has a schedule that works.
+  std::optional<CronSchedule> schedule;  // 5-field cron or @hourly...
+  TimeZone timezone;                     // of `schedule`; default UTC
+  Duration every{0};                     // 0 = none
   Overlap overlap = Overlap::kSkip;
   bool on_demand = false;
 };
@@ -152,6 +156,35 @@ struct CompatConfig {
   NodeIpc node_ipc = NodeIpc::kAuto;
 };
 
+// How new connections are spread over a reuseport listener's slots (see
+// net/steering.h): `auto` attaches corefork's program (ready slots only, and
+// lines to each worker) and falls back to the kernel's hash if the kernel
+// refuses it or the self-test fails; `off` leaves it to the kernel.
+enum class SteeringMode { kAuto, kOff };
+struct SteeringConfig {
+  SteeringMode mode = SteeringMode::kAuto;
+  // First source port of corefork's lines: base .. base + 4 x slots - 1,
+  // below Linux's ephemeral range (32768+) so ordinary clients rarely match.
+  int line_ports = 28000;
+};
+
+// metrics.app: corefork scrapes every ready worker's own metrics endpoint
+// through its line when Prometheus scrapes corefork, and merges them.
+struct AppMetricsConfig {
+  std::string path;  // "" = off; else like "/metrics"
+  Duration timeout{2'000};
+  uint64_t max_bytes = 8 * 1024 * 1024;  // per worker answer
+};
+
+// health.worker: corefork GETs `path` on each ready worker through its line
+// every `interval`; `failures` failures in a row replace the worker.
+struct WorkerProbeConfig {
+  std::string path;  // "" = off
+  Duration interval{10'000};
+  Duration timeout{2'000};
+  int failures = 3;
+};
+
 struct LogConfig {
   LogFormat format = LogFormat::kText;
   std::string level = "info";  // trace|debug|info|warn|error|critical|off
@@ -168,6 +201,9 @@ struct Config {
   WatchdogConfig watchdog;
   ControlConfig control;
   CompatConfig compat;
+  SteeringConfig steering;
+  AppMetricsConfig app_metrics;    // YAML metrics.app
+  WorkerProbeConfig worker_probe;  // YAML health.worker
   std::map<std::string, JobConfig> jobs;
   JobHistoryConfig job_history;
   std::map<std::string, std::string> env;  // extra environment for workers

@@ -7,7 +7,7 @@
 
 #include "config/values.h"
 #include "schedule/cron.h"
-#include "schedule/tzfile.h"
+#include "schedule/zone.h"
 
 namespace corefork {
 namespace {
@@ -39,17 +39,11 @@ Status ApplyOverlap(std::string_view v, JobConfig* j) {
 }
 
 Status ApplySchedule(std::string_view v, JobConfig* j) {
-  Result<CronSchedule> cron = CronSchedule::Parse(v);
-  if (!cron.ok()) return cron.status();
-  j->schedule = std::string(v);
-  return Status::Ok();
+  return StoreParsed(CronSchedule::Parse(v), &j->schedule);
 }
 
 Status ApplyTimezone(std::string_view v, JobConfig* j) {
-  Result<TimeZone> tz = TimeZone::Load(v);
-  if (!tz.ok()) return tz.status();
-  j->timezone = std::string(v);
-  return Status::Ok();
+  return StoreParsed(TimeZone::Load(v), &j->timezone);
 }
 
 Status ApplyName(std::string_view v, std::string* out) {
@@ -181,11 +175,11 @@ void CheckJob(YamlReader& r, const YamlEntry& e, JobConfig* job,
   if (job->shell && !job->command.empty()) {
     job->command = {"/bin/sh", "-c", job->command[0]};
   }
-  if (!job->at_start && !job->on_demand && job->schedule.empty() &&
+  if (!job->at_start && !job->on_demand && !job->schedule &&
       job->every.count() == 0) {
     r.Error(at, "no trigger: set at_start, schedule, every or on_demand");
   }
-  if (!job->schedule.empty() && job->every.count() > 0) {
+  if (job->schedule && job->every.count() > 0) {
     r.Error(at, "set either schedule or every, not both");
   }
 }

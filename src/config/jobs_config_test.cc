@@ -63,7 +63,12 @@ job_history: {max_runs: 10, max_age: 5m}
             (std::vector<std::string>{"/bin/sh", "-c",
                                       "tar c /data | gzip > /tmp/x"}));
   EXPECT_EQ(report.overlap, Overlap::kQueue);
-  EXPECT_EQ(report.timezone, "Europe/Berlin");
+  ASSERT_TRUE(report.schedule.has_value());
+  EXPECT_TRUE(*report.schedule == *CronSchedule::Parse("*/5 * * * 1-5"));
+  EXPECT_EQ(report.timezone.name(), "Europe/Berlin");
+  EXPECT_EQ(report.timezone.OffsetAt(1'720'000'000), 7200);  // July 2024
+  EXPECT_FALSE(fib.schedule.has_value());
+  EXPECT_EQ(fib.timezone.name(), "UTC");
   EXPECT_TRUE(config.jobs.at("migrate").at_start);
   EXPECT_FALSE(config.jobs.at("migrate").required);
   EXPECT_EQ(config.job_history.max_runs, 10);
@@ -89,6 +94,19 @@ TEST(ConfigJobsTest, ErrorsNameTheJobAndTheKey) {
       {"jobs:\n  a:\n    command: [x]\n    schedule: \"* * *\"\n",
        "jobs.yaml:4:15: jobs.a.schedule: expected 5 fields (minute hour "
        "day-of-month month day-of-week) or a macro like @hourly, got 3"},
+      {"jobs:\n  a:\n    command: [x]\n    schedule: \"61 * * * *\"\n",
+       "jobs.yaml:4:15: jobs.a.schedule: minute field \"61\": expected 0-59"},
+      {"jobs:\n  a:\n    command: [x]\n    schedule: \"@daily\"\n"
+       "    timezone: Mars/Base\n",
+       "jobs.yaml:5:15: jobs.a.timezone: unknown timezone \"Mars/Base\": "
+       "/usr/share/zoneinfo/Mars/Base: No such file or directory"},
+      {"jobs:\n  a:\n    command: [x]\n    schedule: \"@daily\"\n"
+       "    timezone: ../etc/passwd\n",
+       "jobs.yaml:5:15: jobs.a.timezone: timezone \"../etc/passwd\": expected "
+       "a zone name like Europe/Berlin, without \"..\" or a leading \"/\""},
+      {"jobs:\n  a:\n    command: [x]\n    schedule: \"@daily\"\n"
+       "    every: 1m\n",
+       "jobs.yaml:2:3: jobs.a: set either schedule or every, not both"},
       {"jobs: [a, b]\n",
        "jobs.yaml:1:7: jobs: expected a map from job name to its spec, got a "
        "list"},
@@ -98,6 +116,34 @@ TEST(ConfigJobsTest, ErrorsNameTheJobAndTheKey) {
     std::vector<std::string> errors = JobErrors(c.yaml, &config);
     ASSERT_FALSE(errors.empty()) << c.yaml;
     EXPECT_EQ(errors[0], c.error) << c.yaml;
+  }
+}
+
+TEST(ConfigJobsTest, TimezonesParseOnce) {
+  struct Case {
+    const char* zone;
+    const char* name;
+    int64_t offset_july_2024;
+  } cases[] = {
+      {"UTC", "UTC", 0},
+      {"Etc/UTC", "Etc/UTC", 0},
+      {"Europe/Berlin", "Europe/Berlin", 7200},
+      {"\"Asia/Kolkata\"", "Asia/Kolkata", 19800},
+  };
+  for (const Case& c : cases) {
+    Config config;
+    std::vector<std::string> errors =
+        JobErrors(std::string("jobs:\n  a:\n    command: [x]\n    schedule: "
+                              "\"@hourly\"\n    timezone: ") +
+                      c.zone + "\n",
+                  &config);
+    ASSERT_TRUE(errors.empty()) << c.zone << ": " << errors[0];
+    const JobConfig& job = config.jobs.at("a");
+    ASSERT_TRUE(job.schedule.has_value()) << c.zone;
+    EXPECT_EQ(job.schedule->ToString(), "0 * * * *");
+    EXPECT_EQ(job.timezone.name(), c.name);
+    EXPECT_EQ(job.timezone.OffsetAt(1'720'000'000), c.offset_july_2024)
+        << c.zone;
   }
 }
 

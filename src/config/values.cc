@@ -225,6 +225,24 @@ Result<NodeIpc> ParseNodeIpc(std::string_view text) {
   return ParseChoice(text, kModes, "auto, on or off");
 }
 
+Result<SteeringMode> ParseSteeringMode(std::string_view text) {
+  static constexpr std::array<std::pair<std::string_view, SteeringMode>, 2>
+      kModes = {{{"auto", SteeringMode::kAuto}, {"off", SteeringMode::kOff}}};
+  return ParseChoice(text, kModes, "auto or off");
+}
+
+Result<std::string> ParseRequestPath(std::string_view text) {
+  bool visible = true;
+  for (char c : text) visible &= c > ' ' && c < 0x7f;
+  if (text.empty() || text.front() != '/' || text.size() > 1024 || !visible) {
+    return Status::InvalidArgument(fmt::format(
+        "expected a path like /metrics (\"/\" then visible ASCII, at most "
+        "1024 bytes), got {}",
+        Quote(text)));
+  }
+  return std::string(text);
+}
+
 Result<CountOrPercent> ParseCountOrPercent(std::string_view text) {
   constexpr std::string_view kWhat = "a count like 2 or a percentage like 50%";
   bool percent = text.ends_with('%');

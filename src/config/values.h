@@ -60,6 +60,10 @@ Result<bool> ParseBool(std::string_view text);
 
 Result<CompatListen> ParseCompatListen(std::string_view text);  // auto|off
 Result<NodeIpc> ParseNodeIpc(std::string_view text);            // auto|on|off
+Result<SteeringMode> ParseSteeringMode(std::string_view text);  // auto|off
+// An HTTP path corefork itself requests: "/" then visible ASCII, at most
+// 1024 bytes (it goes into a request line as it is).
+Result<std::string> ParseRequestPath(std::string_view text);
 
 // ready.min_workers: an integer >= 0 ("2") or a percentage 0..100 ("50%").
 struct CountOrPercent {

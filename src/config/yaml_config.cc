@@ -181,10 +181,68 @@ constexpr std::array<YamlField<CompatConfig>, 2> kCompatFields = {{
      }},
 }};
 
+constexpr std::array<YamlField<SteeringConfig>, 2> kSteeringFields = {{
+    {"mode",
+     [](std::string_view v, SteeringConfig* s) {
+       return StoreParsed(ParseSteeringMode(v), &s->mode);
+     }},
+    {"line_ports",
+     [](std::string_view v, SteeringConfig* s) {
+       return StoreParsed(ParseInt(v, 1024, 65535 - 4 * 1024), &s->line_ports);
+     }},
+}};
+
+constexpr std::array<YamlField<AppMetricsConfig>, 3> kAppMetricsFields = {{
+    {"path",
+     [](std::string_view v, AppMetricsConfig* m) {
+       return StoreParsed(ParseRequestPath(v), &m->path);
+     }},
+    {"timeout",
+     [](std::string_view v, AppMetricsConfig* m) {
+       return StoreParsed(ParseDuration(v), &m->timeout);
+     }},
+    {"max_bytes",
+     [](std::string_view v, AppMetricsConfig* m) {
+       return StoreParsed(ParseSize(v), &m->max_bytes);
+     }},
+}};
+
+constexpr std::array<YamlField<WorkerProbeConfig>, 4> kWorkerProbeFields = {{
+    {"path",
+     [](std::string_view v, WorkerProbeConfig* p) {
+       return StoreParsed(ParseRequestPath(v), &p->path);
+     }},
+    {"interval",
+     [](std::string_view v, WorkerProbeConfig* p) {
+       return StoreParsed(ParseDuration(v), &p->interval);
+     }},
+    {"timeout",
+     [](std::string_view v, WorkerProbeConfig* p) {
+       return StoreParsed(ParseDuration(v), &p->timeout);
+     }},
+    {"failures",
+     [](std::string_view v, WorkerProbeConfig* p) {
+       return StoreParsed(ParseInt(v, 1, 1000), &p->failures);
+     }},
+}};
+
+// A section whose only key holds a map of fields: metrics.app, health.worker.
+template <typename T>
+void ApplyNested(YamlReader& r, const YamlEntry& e, std::string_view key,
+                 std::span<const YamlField<T>> fields, T* target) {
+  if (e.value.IsNull()) return;
+  if (!e.value.IsMap()) return r.Expected(e, "a map");
+  const std::vector<std::string_view> keys = {key};
+  for (const YamlEntry& inner : r.Entries(e.value, e.path, &keys)) {
+    r.ApplyFields<T>(inner, fields, target);
+  }
+}
+
 const std::vector<std::string_view> kTopKeys = {
     "command",    "workers",   "port",     "host",  "admin",       "listeners",
     "sizing",     "restart",   "shutdown", "ready", "watchdog",    "control",
-    "log_format", "log_level", "env",      "jobs",  "job_history", "compat"};
+    "log_format", "log_level", "env",      "jobs",  "job_history", "compat",
+    "steering",   "metrics",   "health"};
 
 // A key that belongs to a section, written at the top level.
 template <typename T>
@@ -356,6 +414,14 @@ void ApplyTopLevelEntry(YamlReader& r, const YamlEntry& e, Config* config,
     r.ApplyFields<ControlConfig>(e, kControlFields, &config->control);
   } else if (e.key == "compat") {
     r.ApplyFields<CompatConfig>(e, kCompatFields, &config->compat);
+  } else if (e.key == "steering") {
+    r.ApplyFields<SteeringConfig>(e, kSteeringFields, &config->steering);
+  } else if (e.key == "metrics") {
+    ApplyNested<AppMetricsConfig>(r, e, "app", kAppMetricsFields,
+                                  &config->app_metrics);
+  } else if (e.key == "health") {
+    ApplyNested<WorkerProbeConfig>(r, e, "worker", kWorkerProbeFields,
+                                   &config->worker_probe);
   } else {
     ApplySetting(r, e, config);
     if (e.key == "admin") origins->admin = r.At(e);

@@ -12,15 +12,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 
 #include "config/values.h"
+#include "jobs/job_schedule.h"
 #include "loop/loop_tags.h"
 #include "os/exit_codes.h"
 #include "os/fd.h"
 #include "os/spawn.h"
 #include "util/format.h"
-#include "util/log.h"
+#include "util/json.h"
 
 namespace corefork {
 namespace {
@@ -71,21 +73,20 @@ double UnixNow() {
       .count();
 }
 
-std::string Rfc3339(double unix_seconds) {
-  if (unix_seconds <= 0) return "null";
+Json Rfc3339(double unix_seconds) {
+  if (unix_seconds <= 0) return nullptr;
   time_t secs = static_cast<time_t>(unix_seconds);
   tm utc;
   gmtime_r(&secs, &utc);
   int millis =
       static_cast<int>((unix_seconds - static_cast<double>(secs)) * 1000);
-  return fmt::format("\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z\"",
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
                      utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday,
                      utc.tm_hour, utc.tm_min, utc.tm_sec, millis);
 }
 
 CommandReply Error(int status, const std::string& message) {
-  return CommandReply{
-      status, "{\"error\":\"" + JsonEscape(message) + "\"}", {}};
+  return CommandReply{status, JsonDump(Json{{"error", message}}), {}};
 }
 
 }  // namespace
@@ -116,22 +117,30 @@ struct JobRunner::Run {
   // Whatever Command::reply is (the HTTP layer owns that type).
   std::vector<decltype(Command::reply)> waiters;
 
+  // Job output is any bytes: JsonDump makes invalid UTF-8 into U+FFFD.
   std::string Json() const {
-    return fmt::format(
-        "{{\"id\":{},\"job\":\"{}\",\"trigger\":\"{}\",\"state\":\"{}\","
-        "\"attempt\":{},\"exit_code\":{},\"signal\":{},\"queued_at\":{},"
-        "\"started_at\":{},\"finished_at\":{},\"duration_seconds\":{},"
-        "\"stdout\":\"{}\",\"stdout_truncated\":{},\"stderr\":\"{}\","
-        "\"stderr_truncated\":{},\"output_dropped\":{}}}",
-        id, JsonEscape(job), trigger, StateName(state), attempt,
-        exit_code >= 0 ? std::to_string(exit_code) : "null",
-        signal > 0 ? "\"" + SignalName(signal) + "\"" : "null",
-        Rfc3339(queued_at), Rfc3339(started_at), Rfc3339(finished_at),
+    using corefork::Json;  // the type, not this function
+    Json json;
+    json["id"] = id;
+    json["job"] = job;
+    json["trigger"] = trigger;
+    json["state"] = StateName(state);
+    json["attempt"] = attempt;
+    json["exit_code"] = exit_code >= 0 ? Json(exit_code) : Json();
+    json["signal"] = signal > 0 ? Json(SignalName(signal)) : Json();
+    json["queued_at"] = Rfc3339(queued_at);
+    json["started_at"] = Rfc3339(started_at);
+    json["finished_at"] = Rfc3339(finished_at);
+    json["duration_seconds"] =
         started_at > 0 && finished_at > 0
-            ? fmt::format("{:.3f}", finished_at - started_at)
-            : "null",
-        JsonEscapeUtf8(out[0].kept()), out[0].truncated(),
-        JsonEscapeUtf8(out[1].kept()), out[1].truncated(), output_dropped);
+            ? JsonNumber(std::round((finished_at - started_at) * 1000) / 1000)
+            : Json();
+    json["stdout"] = out[0].kept();
+    json["stdout_truncated"] = out[0].truncated();
+    json["stderr"] = out[1].kept();
+    json["stderr_truncated"] = out[1].truncated();
+    json["output_dropped"] = output_dropped;
+    return JsonDump(json);
   }
 };
 
@@ -143,12 +152,9 @@ struct JobRunner::Job {
   int concurrency = 1;
   uid_t uid = static_cast<uid_t>(-1);
   gid_t gid = static_cast<gid_t>(-1);
-  std::optional<CronSchedule> cron;
-  TimeZone tz;
+  JobSchedule schedule;
   std::deque<uint64_t> queue;
   int running = 0;
-  TimePoint next_fire = TimePoint::max();
-  double next_fire_unix = 0;
   std::string last_result;
   double last_finished = 0;
 };
@@ -170,17 +176,7 @@ JobRunner::JobRunner(Options options)
       job->resolve_error = exe.status().message();
       spdlog::warn("job {}: {}", name, job->resolve_error);
     }
-    if (!config.schedule.empty()) {
-      Result<CronSchedule> cron = CronSchedule::Parse(config.schedule);
-      Result<TimeZone> tz = TimeZone::Load(config.timezone);
-      if (cron.ok() && tz.ok()) {
-        job->cron = *cron;
-        job->tz = *tz;
-      } else {
-        spdlog::error("job {}: schedule disabled: {}", name,
-                      (cron.ok() ? tz.status() : cron.status()).message());
-      }
-    }
+    job->schedule = JobSchedule(config);
     if (!config.user.empty() || !config.group.empty()) {
       if (geteuid() != 0) {
         spdlog::warn("job {}: not running as root; user/group ignored", name);
@@ -237,20 +233,8 @@ void JobRunner::StartSchedules(TimePoint now) {
 }
 
 void JobRunner::ScheduleNext(Job& job, TimePoint now) {
-  job.next_fire = TimePoint::max();
-  job.next_fire_unix = 0;
-  if (!accepting_ || !schedules_started_) return;
-  const double unix_now = UnixNow();
-  if (job.config.every.count() > 0) {
-    job.next_fire = now + job.config.every;
-    job.next_fire_unix = unix_now + job.config.every.count() / 1000.0;
-  } else if (job.cron) {
-    int64_t next = job.cron->Next(static_cast<int64_t>(unix_now), job.tz);
-    if (next < 0) return;
-    job.next_fire_unix = static_cast<double>(next);
-    job.next_fire = now + std::chrono::duration_cast<Clock::duration>(
-                              std::chrono::duration<double>(next - unix_now));
-  }
+  if (!accepting_ || !schedules_started_) return job.schedule.Disarm();
+  job.schedule.Arm(now, UnixNow());
 }
 
 JobRunner::Run* JobRunner::NewRun(Job& job, const std::string& trigger,
@@ -275,19 +259,19 @@ JobRunner::Run* JobRunner::NewRun(Job& job, const std::string& trigger,
 }
 
 void JobRunner::FireSchedule(Job& job, TimePoint now) {
-  const bool busy = job.running > 0 || !job.queue.empty();
-  if (busy && job.config.overlap == Overlap::kSkip) {
+  const OverlapAction action =
+      DecideOverlap(job.config.overlap, job.running, job.queue.size());
+  if (action == OverlapAction::kSkipBusy) {
     spdlog::info("job {}: previous run still going; skipping this one",
                  job.config.name);
-    if (options_.metrics)
-      options_.metrics->CountJobRejection(job.config.name, "overlap");
-  } else if (job.config.overlap == Overlap::kQueue && !job.queue.empty()) {
-    // One scheduled run waiting is enough; more would pile up forever.
+  }
+  if (action == OverlapAction::kSkipBusy ||
+      action == OverlapAction::kSkipQueued) {
     if (options_.metrics)
       options_.metrics->CountJobRejection(job.config.name, "overlap");
   } else {
     NewRun(job, "schedule", "", now)->serial =
-        job.config.overlap == Overlap::kQueue;
+        action == OverlapAction::kStartAfterRunning;
   }
   ScheduleNext(job, now);
 }
@@ -560,7 +544,7 @@ void JobRunner::Tick(TimePoint now) {
     }
   }
   for (auto& [name, job] : jobs_) {
-    if (now >= job->next_fire) FireSchedule(*job, now);
+    if (job->schedule.Due(now)) FireSchedule(*job, now);
   }
   if (accepting_ || !startup_order_.empty()) Dispatch(now);
 }
@@ -572,22 +556,21 @@ JobRunner::TimePoint JobRunner::NextDeadline() const {
     if (run.state == RunState::kRunning) next = std::min(next, run.deadline);
     if (run.state == RunState::kQueued) next = std::min(next, run.not_before);
   }
-  for (const auto& [name, job] : jobs_) next = std::min(next, job->next_fire);
+  for (const auto& [name, job] : jobs_) {
+    next = std::min(next, job->schedule.next());
+  }
   return next;
 }
 
 void JobRunner::StopSchedules() {
   schedules_started_ = false;
-  for (auto& [name, job] : jobs_) {
-    job->next_fire = TimePoint::max();
-    job->next_fire_unix = 0;
-  }
+  for (auto& [name, job] : jobs_) job->schedule.Disarm();
 }
 
 void JobRunner::BeginShutdown(TimePoint now) {
   accepting_ = false;
   for (auto& [name, job] : jobs_) {
-    job->next_fire = TimePoint::max();
+    job->schedule.Disarm();
     while (!job->queue.empty()) {
       Run& run = *runs_[job->queue.front()];
       job->queue.pop_front();
@@ -708,53 +691,31 @@ CommandReply JobRunner::Cancel(uint64_t id, TimePoint now) {
 }
 
 CommandReply JobRunner::List() const {
-  std::string body = "{\"jobs\":[";
-  bool first = true;
+  Json jobs = Json::array();
   for (const auto& [name, job] : jobs_) {
     const JobConfig& c = job->config;
-    std::string triggers;
-    auto add = [&](const std::string& t) {
-      triggers += (triggers.empty() ? "\"" : ",\"") + JsonEscape(t) + "\"";
-    };
+    Json triggers = Json::array();
+    auto add = [&](const std::string& t) { triggers.push_back(t); };
     if (c.at_start) add("at_start");
-    if (!c.schedule.empty()) add("schedule " + c.schedule + " " + c.timezone);
+    if (c.schedule) {
+      add("schedule " + c.schedule->ToString() + " " + c.timezone.name());
+    }
     if (c.every.count() > 0) add("every " + FormatDuration(c.every));
     if (c.on_demand) add("on_demand");
-    body += fmt::format(
-        "{}{{\"name\":\"{}\",\"triggers\":[{}],\"concurrency\":{},\"queue\":{},"
-        "\"running\":{},\"queued\":{},\"last_result\":{},\"last_finished_at\":{"
-        "},"
-        "\"next_run_at\":{}}}",
-        first ? "" : ",", JsonEscape(name), triggers, job->concurrency, c.queue,
-        job->running, job->queue.size(),
-        job->last_result.empty() ? "null" : "\"" + job->last_result + "\"",
-        Rfc3339(job->last_finished), Rfc3339(job->next_fire_unix));
-    first = false;
+    Json entry;
+    entry["name"] = name;
+    entry["triggers"] = std::move(triggers);
+    entry["concurrency"] = job->concurrency;
+    entry["queue"] = c.queue;
+    entry["running"] = job->running;
+    entry["queued"] = job->queue.size();
+    entry["last_result"] =
+        job->last_result.empty() ? Json() : Json(job->last_result);
+    entry["last_finished_at"] = Rfc3339(job->last_finished);
+    entry["next_run_at"] = Rfc3339(job->schedule.next_unix());
+    jobs.push_back(std::move(entry));
   }
-  return CommandReply{200, body + "]}", {}};
-}
-
-std::string JsonEscapeUtf8(const std::string& s) {
-  std::string valid;
-  valid.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    unsigned char c = s[i];
-    size_t len = c < 0x80         ? 1
-                 : (c >> 5) == 6  ? 2
-                 : (c >> 4) == 14 ? 3
-                 : (c >> 3) == 30 ? 4
-                                  : 0;
-    bool ok = len > 0 && i + len <= s.size();
-    for (size_t k = 1; ok && k < len; ++k) ok = (s[i + k] & 0xC0) == 0x80;
-    if (ok) {
-      valid.append(s, i, len);
-      i += len;
-    } else {
-      valid += "\xEF\xBF\xBD";  // U+FFFD
-      ++i;
-    }
-  }
-  return JsonEscape(valid);
+  return CommandReply{200, JsonDump(Json{{"jobs", std::move(jobs)}}), {}};
 }
 
 }  // namespace corefork

@@ -24,7 +24,6 @@
 #include "jobs/run_history.h"
 #include "loop/commands.h"
 #include "metrics/metrics.h"
-#include "schedule/cron.h"
 
 namespace corefork {
 
@@ -120,9 +119,5 @@ class JobRunner {
   uint64_t startup_run_ = 0;  // the at-start run going on, 0 if none
   std::string startup_failure_;
 };
-
-// `s` for a JSON string literal: escapes like JsonEscape and replaces
-// invalid UTF-8 with U+FFFD, so any program output gives valid JSON.
-std::string JsonEscapeUtf8(const std::string& s);
 
 }  // namespace corefork

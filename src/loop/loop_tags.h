@@ -18,6 +18,7 @@ enum class LoopTag : uint8_t {
   kNotifyPipe = 4,
   kJobPipe = 5,
   kNodeIpc = 6,  // a worker's Node IPC channel (serial = the worker's)
+  kProbe = 7,    // a worker probe's connection (serial = the worker's)
 };
 
 inline uint64_t MakeTag(LoopTag tag, uint64_t serial) {

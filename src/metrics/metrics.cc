@@ -29,7 +29,7 @@ using prometheus::Histogram;
 constexpr const char* kWorkerStates[] = {"starting", "ready", "stopping",
                                          "backoff"};
 constexpr const char* kRestartReasons[] = {"crash", "watchdog", "ready_timeout",
-                                           "reload"};
+                                           "reload", "probe"};
 
 // From a fast app (50 ms) to one that loads a large bundle (a minute).
 Histogram::BucketBoundaries ReadyBuckets() {
@@ -65,6 +65,8 @@ struct Metrics::Impl {
   Gauge& ready;
   Gauge& draining;
   Family<Counter>& restarts;
+  Counter& probe_failures;
+  Family<Counter>& app_metrics_skipped;
   Family<Counter>& exits;
   Histogram& ready_seconds;
   Family<Counter>& job_runs;
@@ -99,6 +101,16 @@ Metrics::Impl::Impl(const std::string& version)
                    .Add({})),
       restarts(RegisterCounter(registry, "corefork_worker_restarts_total",
                                "Worker restarts by reason.")),
+      probe_failures(RegisterCounter(registry,
+                                     "corefork_worker_probe_failures_total",
+                                     "Worker probes (health.worker) that "
+                                     "failed: no answer in time, or not "
+                                     "2xx/3xx.")
+                         .Add({})),
+      app_metrics_skipped(RegisterCounter(
+          registry, "corefork_app_metrics_skipped_total",
+          "Scrapes that left a worker's own metrics out (metrics.app): no "
+          "answer in time, or not a 200.")),
       exits(RegisterCounter(
           registry, "corefork_worker_exits_total",
           "Worker process ends by kind (exited, killed) and exit code or "
@@ -182,6 +194,13 @@ void Metrics::SetDraining(bool draining) {
 
 void Metrics::CountRestart(const std::string& reason) {
   impl_->restarts.Add({{"reason", reason}}).Increment();
+}
+
+void Metrics::CountProbeFailure() { impl_->probe_failures.Increment(); }
+
+void Metrics::CountAppMetricsSkipped(int slot) {
+  impl_->app_metrics_skipped.Add({{"worker", std::to_string(slot)}})
+      .Increment();
 }
 
 void Metrics::CountExit(int wait_status) {

@@ -40,6 +40,10 @@ class Metrics {
   void SetDraining(bool draining);
   // reason: "crash", "watchdog", "ready_timeout", "reload", "scale" ...
   void CountRestart(const std::string& reason);
+  // health.worker: a probe that failed (no answer in time, not 2xx/3xx).
+  void CountProbeFailure();
+  // metrics.app left worker `slot` out of a scrape. Any thread.
+  void CountAppMetricsSkipped(int slot);
   // A worker's end: kind "exited" (code_or_signal "0".."255") or "killed"
   // (code_or_signal "SIGKILL"...), from a wait status.
   void CountExit(int wait_status);

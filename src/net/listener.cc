@@ -141,6 +141,16 @@ std::vector<int> ListenerSet::FdsForSlot(int slot) const {
   return fds;
 }
 
+std::vector<int> ListenerSet::Group(size_t listener) const {
+  std::vector<int> fds;
+  if (configs_[listener].mode != ShareMode::kReusePort) return fds;
+  for (const auto& [slot, fd] : per_slot_[listener]) {
+    if (slot != static_cast<int>(fds.size())) return {};
+    fds.push_back(fd.get());
+  }
+  return fds;
+}
+
 std::string ListenerSet::FdNames() const {
   std::string names;
   for (const ListenerConfig& c : configs_) {

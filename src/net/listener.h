@@ -41,6 +41,11 @@ class ListenerSet {
 
   // The fds to pass to `slot`'s worker, in config order (-1 once closed).
   std::vector<int> FdsForSlot(int slot) const;
+  // A reuseport listener's sockets in slot order: the kernel's reuseport
+  // group, whose index is what a steering program returns. Empty for a
+  // shared listener, or when some slot below the highest open one has no
+  // socket (the group would not be in slot order: close from the top).
+  std::vector<int> Group(size_t listener) const;
   // LISTEN_FDNAMES value: names joined by ':'.
   std::string FdNames() const;
   // Port of the first listener, as bound (for PORT).

@@ -18,8 +18,7 @@ namespace {
 constexpr int kGroup = 4;
 // Line ports per test process, so tests running side by side (ctest -j)
 // do not share them.
-const LinePorts kLines{static_cast<uint16_t>(20000 + (getpid() % 1000) * 32),
-                       8};
+const LinePorts kLines{static_cast<uint16_t>(8000 + (getpid() % 400) * 32), 8};
 
 // A reuseport group of kGroup sockets on one port, in slot order.
 struct Group {

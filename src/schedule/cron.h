@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "schedule/tzfile.h"
+#include "schedule/zone.h"
 #include "util/status.h"
 
 namespace corefork {

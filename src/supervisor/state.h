@@ -28,6 +28,16 @@ struct WorkerView {
   std::string status_text;    // last STATUS=... the worker sent
 };
 
+// How to reach one worker through the first listener (net/steering.h):
+// connect from loopback port line_base + slot + k * group_size.
+struct LinesView {
+  bool on = false;  // steering is attached and passed its self-test
+  int port = 0;     // the first listener's port
+  bool ipv6 = false;
+  int line_base = 0;
+  int group_size = 0;
+};
+
 struct StateView {
   uint64_t version = 0;   // increases with every publish
   bool draining = false;  // SIGTERM seen: readiness must say 503
@@ -40,6 +50,7 @@ struct StateView {
   CgroupInfo cgroup;
   SizingDecision sizing;
   double started_unix_seconds = 0;  // when corefork started
+  LinesView lines;
 };
 
 class StateBoard {

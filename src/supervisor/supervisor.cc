@@ -112,6 +112,7 @@ ExitCode Supervisor::Run() {
   started_unix_seconds_ = UnixNow();
   now_ = Clock::now();
   jobs_->BeginStartup(now_);
+  SetUpSteering();
   Reconcile();
   PublishState();
   while (!Finished()) {
@@ -121,6 +122,9 @@ ExitCode Supervisor::Run() {
     ReapChildren();
     EnforceDeadlines();
     Reconcile();
+    UpdateSteering();
+    RetireLeavingWorkers();
+    StartProbes();
     PublishState();
   }
   // A worker's own children (its process group) must not outlive corefork.
@@ -172,6 +176,7 @@ void Supervisor::WaitForEvents() {
     if (tag == LoopTag::kNotifyPipe) ReadNotifyPipe(serial);
     if (tag == LoopTag::kJobPipe) jobs_->OnPipeReadable(serial);
     if (tag == LoopTag::kNodeIpc) ReadIpc(serial);
+    if (tag == LoopTag::kProbe) OnProbeEvent(serial);
   }
   // Reading took time: deadlines are judged against the time after it.
   now_ = Clock::now();
@@ -185,6 +190,15 @@ Supervisor::TimePoint Supervisor::NextDeadline() const {
   }
   for (const auto& [pid, worker] : workers_) {
     next = std::min(next, worker.deadline);
+    if (worker.probe) next = std::min(next, worker.probe_deadline);
+    if (ProbesOn() && worker.state == WorkerState::kReady && !worker.probe &&
+        worker.next_probe != TimePoint{}) {
+      next = std::min(next, worker.next_probe);
+    }
+    // A worker above desired_ waits for its slot's queue to empty.
+    if (worker.slot >= desired_ && !worker.retiring) {
+      next = std::min(next, now_ + std::chrono::milliseconds(20));
+    }
   }
   next = std::min(next, jobs_->NextDeadline());
   if (phase_ != Phase::kStopping) {
@@ -302,7 +316,7 @@ void Supervisor::OnWorkerExit(pid_t pid, int status) {
     return;
   }
   if (worker.successor) {
-    AbortReload(
+    AbortReplacement(
         fmt::format("new {} {} before it was ready", who, slot.last_exit));
     return;
   }
@@ -357,6 +371,7 @@ void Supervisor::EnforceDeadlines() {
   for (auto& [pid, worker] : workers_) {
     if (now_ >= worker.deadline) EnforceWorkerDeadline(worker);
   }
+  EnforceProbeDeadlines();
   jobs_->Tick(now_);
 }
 
@@ -367,7 +382,7 @@ void Supervisor::EnforceWorkerDeadline(Worker& worker) {
       spdlog::warn("worker {} (pid {}) not ready within {}", worker.slot,
                    worker.pid, FormatDuration(config_.ready.timeout));
       if (worker.successor) {
-        AbortReload("the new worker did not become ready in time");
+        AbortReplacement("the new worker did not become ready in time");
       } else {
         KillWorker(worker, "ready_timeout");
       }

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "loop/commands.h"
 #include "loop/line_splitter.h"
 #include "metrics/metrics.h"
+#include "net/line_http.h"
 #include "net/listener.h"
 #include "os/exit_codes.h"
 #include "os/fd.h"
@@ -83,6 +85,13 @@ class Supervisor {
     LineSplitter notify_lines{kMaxNotifyLine};
     Fd ipc;  // our end of the Node IPC channel, if any
     LineSplitter ipc_lines{kMaxIpcMessage};  // one JSON message per line
+    // health.worker: the probe in flight, when it must have answered, when
+    // the next one starts, and failures in a row.
+    std::unique_ptr<LineRequest> probe;
+    TimePoint probe_deadline{};
+    TimePoint next_probe{};
+    int probe_failures = 0;
+    std::string replaces_because = "reload";  // a successor's restart reason
   };
 
   struct Slot {
@@ -91,6 +100,7 @@ class Supervisor {
     RestartBackoff backoff;
     TimePoint restart_at;                  // no worker: start the next one then
     std::string restart_reason = "crash";  // label of the next restart
+    TimePoint leaving_since{};  // above desired_: steered away since then
     bool has_run = false;
     int restarts = 0;
     std::string last_exit;
@@ -142,6 +152,29 @@ class Supervisor {
   void AskToStop(Worker& worker);
   std::string CrashLoopHint() const;
 
+  // Steering new connections (supervisor_steering.cc): attach corefork's
+  // program to each reuseport group and keep its serving set (ready slots
+  // below the desired count) current; scale-down lets a slot's queue empty
+  // before its worker stops.
+  void SetUpSteering();
+  void UpdateSteering();
+  bool AttachSteeringTo(size_t listener, const std::vector<int>& serving);
+  void StopSteering(const std::string& why);
+  void RetireLeavingWorkers();
+  size_t QueuedConnections(int slot) const;
+  LinesView Lines() const;
+
+  // Worker probes through the lines (supervisor_probe.cc).
+  bool ProbesOn() const;
+  void StartProbes();
+  void OnProbeEvent(uint64_t serial);
+  void EnforceProbeDeadlines();
+  void FinishProbe(Worker& worker, const Status& failure);
+  // Starts a successor for `worker`'s slot; the worker retires once it is
+  // ready (the reload machinery, for one slot).
+  void Replace(Worker& worker, const std::string& reason);
+  void AbortReplacement(const std::string& why);
+
   // Shutdown (supervisor.cc).
   void BeginDrain();
   void BeginStop();
@@ -180,6 +213,10 @@ class Supervisor {
   Reload reload_;
   std::unique_ptr<JobRunner> jobs_;
   bool schedules_started_ = false;
+  bool steering_ = false;     // our program decides, not the kernel
+  std::vector<int> steered_;  // serving slots the program was built for
+  std::vector<size_t> steered_groups_;  // group sizes it was built for
+  bool lines_ipv6_ = false;             // the first listener's family
 
   Fd epoll_;
   Fd signal_fd_;

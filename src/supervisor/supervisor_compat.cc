@@ -13,6 +13,7 @@
 #include "config/values.h"
 #include "loop/loop_tags.h"
 #include "supervisor/supervisor.h"
+#include "util/json.h"
 
 namespace corefork {
 namespace {
@@ -143,8 +144,11 @@ void Supervisor::ReadIpc(uint64_t serial) {
 
 void Supervisor::OnIpcMessage(Worker& worker, const std::string& json) {
   std::string_view message = Trim(json);
-  // process.send('ready'): PM2's wait_ready.
-  if (message == "\"ready\"") {
+  // process.send('ready'): PM2's wait_ready. Lines are at most 64 KiB (the
+  // splitter's bound); a line that is not JSON is ignored like any other.
+  Result<Json> parsed = JsonParse(message);
+  if (parsed.ok() && parsed->is_string() &&
+      parsed->get_ref<const std::string&>() == "ready") {
     MarkReady(worker);
     return;
   }

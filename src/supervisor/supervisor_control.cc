@@ -8,7 +8,7 @@
 
 #include "supervisor/supervisor.h"
 #include "util/format.h"
-#include "util/log.h"
+#include "util/json.h"
 
 namespace corefork {
 namespace {
@@ -18,7 +18,7 @@ CommandReply Reply(int status, std::string body) {
 }
 
 CommandReply ErrorReply(int status, const std::string& message) {
-  return Reply(status, "{\"error\":\"" + JsonEscape(message) + "\"}");
+  return Reply(status, JsonDump(Json{{"error", message}}));
 }
 
 const char* StateName(bool has_worker, bool ready, bool stopping) {
@@ -34,7 +34,7 @@ void Supervisor::HandleCommands() {
   for (std::unique_ptr<Command>& command : context_.commands->TakeAll()) {
     switch (command->kind) {
       case Command::Kind::kPing:
-        command->reply.set_value(Reply(200, "{\"live\":true}"));
+        command->reply.set_value(Reply(200, JsonDump(Json{{"live", true}})));
         break;
       case Command::Kind::kReload:
         command->reply.set_value(StartReload());
@@ -61,8 +61,8 @@ CommandReply Supervisor::StartReload() {
   reload_ = Reload{};
   reload_.active = true;
   ReloadStep();
-  return Reply(
-      202, fmt::format("{{\"reload\":\"started\",\"workers\":{}}}", desired_));
+  return Reply(202,
+               JsonDump(Json{{"reload", "started"}, {"workers", desired_}}));
 }
 
 void Supervisor::ReloadStep() {
@@ -85,8 +85,12 @@ void Supervisor::OnSuccessorReady(Worker& successor) {
   successor.successor = false;
   Slot& slot = slots_[successor.slot];
   ++slot.restarts;
-  if (context_.metrics != nullptr) context_.metrics->CountRestart("reload");
-  ++reload_.replaced;
+  if (context_.metrics != nullptr) {
+    context_.metrics->CountRestart(successor.replaces_because);
+  }
+  // A probe's replacement is one slot's reload, outside any reload.
+  const bool reloading = reload_.active && successor.slot == reload_.slot;
+  if (reloading) ++reload_.replaced;
   Worker* old = nullptr;
   for (auto& [pid, w] : workers_) {
     if (w.slot == successor.slot && pid != successor.pid && !w.retiring &&
@@ -95,12 +99,25 @@ void Supervisor::OnSuccessorReady(Worker& successor) {
     }
   }
   if (old != nullptr) {
-    reload_.old_pid = old->pid;
+    if (reloading) reload_.old_pid = old->pid;
     Retire(*old, fmt::format("replaced by pid {}", successor.pid));
     return;  // the next slot starts when this one has exited
   }
+  if (!reloading) return;
   ++reload_.slot;
   ReloadStep();
+}
+
+void Supervisor::AbortReplacement(const std::string& why) {
+  if (reload_.active) return AbortReload(why);
+  spdlog::error("replacing a worker failed: {}; the current one keeps serving",
+                why);
+  for (auto& [pid, worker] : workers_) {
+    if (!worker.successor) continue;
+    worker.successor = false;
+    worker.retiring = true;
+    KillWorker(worker, worker.replaces_because);
+  }
 }
 
 void Supervisor::AbortReload(const std::string& why) {
@@ -141,22 +158,22 @@ CommandReply Supervisor::Scale(int workers) {
     spdlog::info("scaling from {} to {} worker(s)", previous, workers);
   }
   desired_ = workers;
-  for (auto& [pid, worker] : workers_) {
-    if (worker.slot >= desired_ && !worker.retiring) {
-      Retire(worker, fmt::format("scaled down to {}", desired_));
-    }
-  }
+  RetireLeavingWorkers();  // at once without steering, else once drained
   CloseUnusedSlots();
-  return Reply(200, fmt::format("{{\"workers\":{},\"previous\":{}}}", workers,
-                                previous));
+  return Reply(200,
+               JsonDump(Json{{"workers", workers}, {"previous", previous}}));
 }
 
 void Supervisor::CloseUnusedSlots() {
-  for (int id = desired_; id < static_cast<int>(slots_.size()); ++id) {
+  // From the top down, stopping at a slot still in use: closing a socket
+  // in the middle of a reuseport group moves the group's last socket into
+  // its place, and the group would no longer be in slot order.
+  for (int id = static_cast<int>(slots_.size()) - 1; id >= desired_; --id) {
     bool in_use =
         std::any_of(workers_.begin(), workers_.end(),
                     [id](const auto& w) { return w.second.slot == id; });
-    if (!in_use) context_.listeners->CloseSlot(id);
+    if (in_use) break;
+    context_.listeners->CloseSlot(id);
   }
 }
 
@@ -188,6 +205,7 @@ void Supervisor::PublishState() {
   view->cgroup = context_.cgroup;
   view->sizing = context_.sizing;
   view->started_unix_seconds = started_unix_seconds_;
+  view->lines = Lines();
 
   std::map<std::string, int> counts = {
       {"starting", 0}, {"ready", 0}, {"stopping", 0}, {"backoff", 0}};

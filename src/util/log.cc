@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spdlog/details/log_msg.h>
+#include <spdlog/details/os.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
@@ -12,21 +13,40 @@
 #include <cstdlib>
 #include <memory>
 
+#include "util/json.h"
+
 namespace corefork {
 namespace {
 
-// %* in the JSON pattern: the message, escaped so every line stays valid JSON.
-class JsonMessageFlag : public spdlog::custom_flag_formatter {
+// One JSON object per line: {"time","level","logger","pid","msg"} in that
+// order. The time keeps spdlog's pattern (UTC, microseconds); the rest is
+// built as JSON, so any message (invalid UTF-8 too) gives a valid line.
+class JsonLineFormatter : public spdlog::formatter {
  public:
-  void format(const spdlog::details::log_msg& msg, const std::tm&,
+  void format(const spdlog::details::log_msg& msg,
               spdlog::memory_buf_t& dest) override {
-    std::string escaped =
-        JsonEscape(std::string(msg.payload.data(), msg.payload.size()));
-    dest.append(escaped.data(), escaped.data() + escaped.size());
+    spdlog::memory_buf_t time;
+    time_->format(msg, time);
+    Json line;
+    line["time"] = std::string(time.data(), time.size());
+    const auto level = spdlog::level::to_string_view(msg.level);
+    line["level"] = std::string(level.data(), level.size());
+    line["logger"] =
+        std::string(msg.logger_name.data(), msg.logger_name.size());
+    line["pid"] = spdlog::details::os::pid();
+    line["msg"] = std::string(msg.payload.data(), msg.payload.size());
+    std::string text = JsonDump(line);
+    text += '\n';
+    dest.append(text.data(), text.data() + text.size());
   }
-  std::unique_ptr<custom_flag_formatter> clone() const override {
-    return std::make_unique<JsonMessageFlag>();
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<JsonLineFormatter>();
   }
+
+ private:
+  std::unique_ptr<spdlog::pattern_formatter> time_ =
+      std::make_unique<spdlog::pattern_formatter>(
+          "%Y-%m-%dT%H:%M:%S.%fZ", spdlog::pattern_time_type::utc, "");
 };
 
 // Formats on the caller's thread (cheap, and keeps each thread's order) and
@@ -171,39 +191,6 @@ void LogWriter::WriteAll(const std::string& data, size_t lines) {
   }
 }
 
-std::string JsonEscape(const std::string& s) {
-  std::string out;
-  out.reserve(s.size() + 8);
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out;
-}
-
 Status SetupLogging(LogFormat format, const std::string& level) {
   spdlog::level::level_enum lvl = spdlog::level::from_str(level);
   if (lvl == spdlog::level::off && level != "off") {
@@ -211,15 +198,13 @@ Status SetupLogging(LogFormat format, const std::string& level) {
   }
   auto logger = std::make_shared<spdlog::logger>(
       "corefork", std::make_shared<QueueSink>(StderrWriter()));
-  auto formatter = std::make_unique<spdlog::pattern_formatter>(
-      spdlog::pattern_time_type::utc);
   if (format == LogFormat::kJson) {
-    formatter->add_flag<JsonMessageFlag>('*').set_pattern(
-        R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","logger":"corefork","pid":%P,"msg":"%*"})");
+    logger->set_formatter(std::make_unique<JsonLineFormatter>());
   } else {
-    formatter->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ corefork[%P] %l: %v");
+    logger->set_formatter(std::make_unique<spdlog::pattern_formatter>(
+        "%Y-%m-%dT%H:%M:%S.%eZ corefork[%P] %l: %v",
+        spdlog::pattern_time_type::utc));
   }
-  logger->set_formatter(std::move(formatter));
   logger->set_level(lvl);
   spdlog::set_default_logger(std::move(logger));
   static const bool registered = std::atexit(FlushAtExit) == 0;

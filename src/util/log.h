@@ -34,9 +34,6 @@ bool FlushLogs(std::chrono::milliseconds timeout);
 
 inline constexpr std::chrono::milliseconds kExitFlush{500};
 
-// Escapes `s` for use inside a JSON string literal (no surrounding quotes).
-std::string JsonEscape(const std::string& s);
-
 // The queue and writer thread behind the default logger's sink. Enqueue()
 // never waits for the writer: the mutex is held only to move strings. The
 // bound counts queued lines plus the batch being written, so a writer stuck

@@ -15,61 +15,11 @@
 #include <cstring>
 #include <sstream>
 
+#include "support/http_client.h"
+
 namespace corefork::harness {
 
 namespace {
-
-// Splits a raw HTTP response read until EOF.
-void ParseRaw(const std::string& raw, UnixHttpResponse* out) {
-  size_t head_end = raw.find("\r\n\r\n");
-  if (head_end == std::string::npos) {
-    out->error = raw.empty() ? "no answer" : "truncated head: " + raw;
-    return;
-  }
-  std::istringstream lines(raw.substr(0, head_end));
-  std::string line;
-  std::getline(lines, line);
-  int status = 0;
-  if (std::sscanf(line.c_str(), "HTTP/%*d.%*d %d", &status) != 1) {
-    out->error = "bad status line: " + line;
-    return;
-  }
-  while (std::getline(lines, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    size_t colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::string value = line.substr(colon + 1);
-    value.erase(0, value.find_first_not_of(" \t"));
-    out->headers[Lower(line.substr(0, colon))] = value;
-  }
-  std::string body = raw.substr(head_end + 4);
-  auto cl = out->headers.find("content-length");
-  if (cl != out->headers.end()) {
-    size_t n = std::stoul(cl->second);
-    if (body.size() < n) {
-      out->error = "truncated body";
-      return;
-    }
-    body.resize(n);
-  } else if (ContainsNoCase(out->headers["transfer-encoding"], "chunked")) {
-    std::string plain;
-    size_t pos = 0;
-    for (;;) {
-      size_t eol = body.find("\r\n", pos);
-      if (eol == std::string::npos) {
-        out->error = "truncated chunk";
-        return;
-      }
-      size_t size = std::stoul(body.substr(pos, eol - pos), nullptr, 16);
-      if (size == 0) break;
-      plain += body.substr(eol + 2, size);
-      pos = eol + 2 + size + 2;
-    }
-    body = plain;
-  }
-  out->status = status;
-  out->body = body;
-}
 
 JsonValue ParseOrEmpty(const std::string& text) {
   std::optional<JsonValue> v = ParseJson(text);
@@ -83,69 +33,12 @@ JsonValue ParseOrEmpty(const std::string& text) {
 UnixHttpResponse TcpHttpRequest(const std::string& host, int port,
                                 const std::string& method,
                                 const std::string& target, Millis timeout) {
+  HttpExchange x = TcpExchange(host, port, method, target, "", timeout);
   UnixHttpResponse resp;
-  const auto deadline = Clock::now() + timeout;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) {
-    resp.error = Errno("socket");
-    return resp;
-  }
-  auto left = [&] {
-    return static_cast<int>(std::max<int64_t>(
-        1,
-        std::chrono::duration_cast<Millis>(deadline - Clock::now()).count()));
-  };
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    pollfd p{fd, POLLOUT, 0};
-    int err = errno;
-    if (err == EINPROGRESS && poll(&p, 1, left()) == 1) {
-      socklen_t len = sizeof err;
-      getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    } else if (err == EINPROGRESS) {
-      err = ETIMEDOUT;
-    }
-    if (err != 0) {
-      resp.error = Errno("connect", err);
-      close(fd);
-      return resp;
-    }
-  }
-  std::string req = method + " " + target +
-                    " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" +
-                    (method == "POST" ? "Content-Length: 0\r\n" : "") + "\r\n";
-  if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(req.size())) {
-    resp.error = Errno("send");
-    close(fd);
-    return resp;
-  }
-  std::string raw;
-  char buf[16384];
-  for (;;) {
-    if (Clock::now() >= deadline) {
-      resp.error = "timeout after " + std::to_string(timeout.count()) +
-                   "ms (got " + std::to_string(raw.size()) + " bytes)";
-      close(fd);
-      return resp;
-    }
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, left()) <= 0) continue;
-    ssize_t n = recv(fd, buf, sizeof buf, 0);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (n < 0) {
-      resp.error = Errno("recv");
-      close(fd);
-      return resp;
-    }
-    if (n == 0) break;
-    raw.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  ParseRaw(raw, &resp);
+  resp.status = x.status;
+  resp.headers = std::move(x.headers);
+  resp.body = std::move(x.body);
+  resp.error = std::move(x.error);
   return resp;
 }
 
@@ -214,7 +107,10 @@ UnixHttpResponse KeepAliveConnection::Get(const std::string& path,
       need = head_end + 4 + std::stoul(head.substr(cl + 15));
     }
   }
-  ParseRaw(raw.substr(0, need), &resp);
+  if (!ParseHttpResponse(raw.substr(0, need), true, &resp) &&
+      resp.error.empty()) {
+    resp.error = "truncated answer: " + raw.substr(0, need);
+  }
   return resp;
 }
 
@@ -396,13 +292,15 @@ std::vector<std::string> AdminTest::Sh(const std::string& script) {
 
 Process& AdminTest::StartWith(const std::string& yaml, int workers,
                               const std::vector<std::string>& command) {
-  std::string config = WriteConfig(yaml);
-  std::vector<std::string> args = {
-      "--config",    config,      "--workers", std::to_string(workers),
-      "--host",      "127.0.0.1", "--port",    std::to_string(app_port()),
-      "--log-level", "debug",     "--"};
-  args.insert(args.end(), command.begin(), command.end());
-  return StartCorefork(args);
+  const std::string config = WriteConfig(yaml);
+  return StartCoreforkOnFreePort([&](int port) {
+    std::vector<std::string> args = {
+        "--config",    config,      "--workers", std::to_string(workers),
+        "--host",      "127.0.0.1", "--port",    std::to_string(port),
+        "--log-level", "debug",     "--"};
+    args.insert(args.end(), command.begin(), command.end());
+    return args;
+  });
 }
 
 UnixHttpResponse AdminTest::Admin(const std::string& path, Millis timeout) {
@@ -423,9 +321,9 @@ CoreforkStatus AdminTest::Status() {
   st.reloading = (*v)["reloading"].AsBool();
   st.draining = (*v)["draining"].AsBool();
   // docs/endpoints.md: per-slot entries under "slots" ("workers" accepted).
-  const JsonValue& list =
+  const JsonValue list =
       (*v)["slots"].is_array() ? (*v)["slots"] : (*v)["workers"];
-  for (const JsonValue& e : list.array) {
+  for (const JsonValue& e : list.Items()) {
     SlotStatus s;
     s.id = static_cast<int>(e["id"].AsInt(-1));
     s.pid = static_cast<pid_t>(e["pid"].AsInt(-1));

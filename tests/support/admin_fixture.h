@@ -112,14 +112,12 @@ class AdminTest : public CoreforkTest {
   static std::vector<std::string> Sh(const std::string& script);
 
   // Writes `yaml` to corefork.yaml and starts corefork with --config, the
-  // app on 127.0.0.1:app_port() (a fresh free port), `workers` workers,
+  // app on a free 127.0.0.1 port (StartCoreforkOnFreePort), `workers` workers,
   // debug logging, then `command` as the worker command.
   Process& StartWith(const std::string& yaml, int workers,
                      const std::vector<std::string>& command);
-  int app_port() {
-    if (app_port_ == 0) app_port_ = FreePort();
-    return app_port_;
-  }
+  // The app port of the newest corefork (app_port_bound()).
+  int app_port() { return app_port_bound(); }
 
   UnixHttpResponse Admin(const std::string& path,
                          Millis timeout = Millis(3000));
@@ -151,9 +149,6 @@ class AdminTest : public CoreforkTest {
 
   // A file that a worker script waits for: touch it.
   void Touch(const std::string& name);
-
- private:
-  int app_port_ = 0;
 };
 
 }  // namespace corefork::harness

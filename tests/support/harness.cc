@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <regex>
 
 namespace corefork::harness {
 
@@ -12,6 +13,66 @@ std::vector<std::string> HelloArgs(int port, int workers) {
           "--port",      std::to_string(port),
           "--log-level", "debug",
           "--",          HELLO_BIN};
+}
+
+namespace {
+
+// HOST is an IPv4 literal or [IPv6]: the port is the digits after the last
+// colon of that word.
+std::optional<int> PortAfter(const std::string& log, const std::regex& re) {
+  std::smatch m;
+  if (!std::regex_search(log, m, re)) return std::nullopt;
+  const int port = std::stoi(m[1].str());
+  if (port <= 0 || port > 65535) return std::nullopt;
+  return port;
+}
+
+}  // namespace
+
+std::optional<int> AdminPortInLog(const std::string& log) {
+  static const auto* const re =
+      new std::regex(R"(admin \(read-only\) on \S*:([0-9]{1,5}))");
+  return PortAfter(log, *re);
+}
+
+std::optional<int> ListenPortInLog(const std::string& log) {
+  static const auto* const re =
+      new std::regex(R"(listening on \S*:([0-9]{1,5}))");
+  return PortAfter(log, *re);
+}
+
+int PortFromLog(Process& proc,
+                std::optional<int> (*parse)(const std::string& log),
+                Millis timeout) {
+  std::optional<int> port;
+  PollUntil(
+      [&] {
+        port = parse(proc.Stderr());
+        if (!port) port = parse(proc.Stdout());
+        return port.has_value() || !proc.Running();
+      },
+      timeout, Millis(10));
+  if (!port) port = parse(proc.Stderr() + proc.Stdout());  // exited just now
+  return port.value_or(0);
+}
+
+int CoreforkTest::admin_port() {
+  if (admin_port_ == 0 && newest_corefork_ != nullptr) {
+    admin_port_ = PortFromLog(*newest_corefork_, AdminPortInLog);
+    EXPECT_NE(admin_port_, 0)
+        << newest_corefork_->CommandLine()
+        << ": no \"admin (read-only) on\" line in its log";
+  }
+  return admin_port_;
+}
+
+int CoreforkTest::app_port_bound() {
+  if (bound_app_port_ == 0 && newest_corefork_ != nullptr) {
+    bound_app_port_ = PortFromLog(*newest_corefork_, ListenPortInLog);
+    EXPECT_NE(bound_app_port_, 0) << newest_corefork_->CommandLine()
+                                  << ": no \"listening on\" line in its log";
+  }
+  return bound_app_port_;
 }
 
 void CoreforkTest::SetUp() {
@@ -48,16 +109,59 @@ Process& CoreforkTest::StartCorefork(
 
 Process& CoreforkTest::Spawn(const std::vector<std::string>& argv,
                              const std::map<std::string, std::string>& env) {
-  // Tests run in parallel: each corefork gets its own admin port and control
-  // socket unless the test chose them.
+  // Tests run in parallel: each corefork gets its own admin port (the
+  // kernel's pick) and control socket unless the test chose them.
   std::map<std::string, std::string> full = env;
-  if (admin_port_ == 0) admin_port_ = FreePort();
-  full.emplace("COREFORK_ADMIN", "127.0.0.1:" + std::to_string(admin_port_));
+  full.emplace("COREFORK_ADMIN", "127.0.0.1:0");
   full.emplace("COREFORK_CONTROL_SOCKET", ControlSocket());
   procs_.push_back(std::make_unique<Process>(argv, full));
   Process& p = *procs_.back();
+  bool is_corefork = false;
+  for (const std::string& arg : argv) {
+    if (arg.find(COREFORK_BIN) != std::string::npos) is_corefork = true;
+  }
+  if (is_corefork) {
+    newest_corefork_ = &p;
+    admin_port_ = 0;
+    bound_app_port_ = 0;
+  }
   EXPECT_TRUE(p.ok()) << p.CommandLine() << ": " << p.error();
   return p;
+}
+
+Process& CoreforkTest::SpawnOnFreePort(
+    const ArgvForPort& make_argv, const std::map<std::string, std::string>& env,
+    int* port) {
+  constexpr int kAttempts = 5;
+  for (int attempt = 1;; ++attempt) {
+    const int candidate = FreePort();
+    Process& p = Spawn(make_argv(candidate), env);
+    PortFromLog(p, ListenPortInLog);  // it listens, or it exited
+    const bool lost_race =
+        !p.Running() &&
+        ContainsNoCase(p.Stderr() + p.Stdout(), "address already in use");
+    if (!lost_race || attempt == kAttempts) {
+      if (lost_race) ADD_FAILURE() << "port taken " << kAttempts << " times";
+      bound_app_port_ = candidate;
+      if (port != nullptr) *port = candidate;
+      return p;
+    }
+    std::cerr << "[ retry    ] port " << candidate
+              << " was taken before corefork bound it; another port\n";
+  }
+}
+
+Process& CoreforkTest::StartCoreforkOnFreePort(
+    const ArgvForPort& make_args, const std::map<std::string, std::string>& env,
+    int* port) {
+  return SpawnOnFreePort(
+      [&](int p) {
+        std::vector<std::string> argv{COREFORK_BIN};
+        const std::vector<std::string> args = make_args(p);
+        argv.insert(argv.end(), args.begin(), args.end());
+        return argv;
+      },
+      env, port);
 }
 
 std::string CoreforkTest::WriteConfig(const std::string& yaml,

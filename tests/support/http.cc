@@ -4,82 +4,94 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
-#include <optional>
-#include <sstream>
+#include <thread>
+
+#include "support/http_client.h"
 
 namespace corefork::harness {
-
 namespace {
 
-// Returns true when `raw` holds a complete response (by Content-Length or
-// the chunked terminator); without either, only EOF completes it.
-bool ParseResponse(const std::string& raw, bool eof, HttpResponse* out) {
+int MillisLeft(Clock::time_point deadline) {
+  auto left =
+      std::chrono::duration_cast<Millis>(deadline - Clock::now()).count();
+  return static_cast<int>(std::max<long long>(left, 0));
+}
+
+}  // namespace
+
+bool ParseHttpResponse(const std::string& raw, bool eof, HttpResponse* out) {
   size_t head_end = raw.find("\r\n\r\n");
   if (head_end == std::string::npos) return false;
-  std::string head = raw.substr(0, head_end);
-  std::string rest = raw.substr(head_end + 4);
-  std::istringstream lines(head);
-  std::string status_line;
-  std::getline(lines, status_line);
+  const std::string head = raw.substr(0, head_end);
+  const std::string rest = raw.substr(head_end + 4);
   int status = 0;
-  if (std::sscanf(status_line.c_str(), "HTTP/%*d.%*d %d", &status) != 1) {
-    out->error = "bad status line: " + status_line;
+  if (std::sscanf(head.c_str(), "HTTP/%*d.%*d %d", &status) != 1) {
+    out->error = "bad status line: " + head.substr(0, head.find("\r\n"));
     return eof;
   }
-  std::optional<size_t> content_length;
-  bool chunked = false;
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
+  std::map<std::string, std::string> headers;
+  for (size_t pos = head.find("\r\n"); pos != std::string::npos;) {
+    size_t start = pos + 2;
+    size_t end = head.find("\r\n", start);
+    std::string line = head.substr(
+        start, end == std::string::npos ? std::string::npos : end - start);
+    pos = end;
     size_t colon = line.find(':');
     if (colon == std::string::npos) continue;
-    std::string name = Lower(line.substr(0, colon));
     std::string value = line.substr(colon + 1);
     value.erase(0, value.find_first_not_of(" \t"));
-    if (name == "content-length") content_length = std::stoul(value);
-    if (name == "transfer-encoding" && ContainsNoCase(value, "chunked")) {
-      chunked = true;
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) {
+      value.pop_back();
     }
+    headers[Lower(line.substr(0, colon))] = value;
   }
-  if (content_length) {
-    if (rest.size() < *content_length) return false;
-    out->status = status;
-    out->body = rest.substr(0, *content_length);
-    return true;
-  }
-  if (chunked) {
-    std::string body;
+  std::string body;
+  if (auto it = headers.find("content-length"); it != headers.end()) {
+    size_t length = std::strtoul(it->second.c_str(), nullptr, 10);
+    if (rest.size() < length) return false;
+    body = rest.substr(0, length);
+  } else if (auto te = headers.find("transfer-encoding");
+             te != headers.end() && ContainsNoCase(te->second, "chunked")) {
     size_t pos = 0;
     while (true) {
       size_t eol = rest.find("\r\n", pos);
       if (eol == std::string::npos) return false;
-      size_t size = std::stoul(rest.substr(pos, eol - pos), nullptr, 16);
+      size_t size =
+          std::strtoul(rest.substr(pos, eol - pos).c_str(), nullptr, 16);
       if (size == 0) break;
       if (rest.size() < eol + 2 + size) return false;
       body += rest.substr(eol + 2, size);
       pos = eol + 2 + size + 2;
     }
-    out->status = status;
-    out->body = body;
-    return true;
+  } else {
+    if (!eof) return false;
+    body = rest;
   }
-  if (!eof) return false;
   out->status = status;
-  out->body = rest;
+  out->headers = std::move(headers);
+  out->body = std::move(body);
   return true;
 }
 
-}  // namespace
+std::string HttpResponse::Header(const std::string& name) const {
+  auto it = headers.find(Lower(name));
+  return it == headers.end() ? "" : it->second;
+}
 
 std::string HttpResponse::ToString() const {
-  return "status=" + std::to_string(status) + " body=" + body +
-         (error.empty() ? "" : " error=" + error);
+  std::string s = "status=" + std::to_string(status);
+  for (const auto& [k, v] : headers) s += " " + k + "=" + v;
+  s += " body=" + (body.size() > 2000 ? body.substr(0, 2000) + "..." : body);
+  if (!error.empty()) s += " error=" + error;
+  return s;
 }
 
 HttpConnection::~HttpConnection() { Close(); }
@@ -139,12 +151,52 @@ bool HttpConnection::Connect(const std::string& host, int port,
   return true;
 }
 
-bool HttpConnection::SendGet(const std::string& path) {
-  if (fd_ < 0) return false;
-  std::string req =
-      "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+bool HttpConnection::Connect(const std::string& path, Millis timeout) {
+  Close();
+  error_.clear();
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) {
+    error_ = "socket path too long: " + path;
+    return false;
+  }
+  path.copy(addr.sun_path, path.size());
+  const auto deadline = Clock::now() + timeout;
+  while (true) {
+    fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd_ < 0) {
+      error_ = Errno("socket");
+      return false;
+    }
+    if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+      return true;
+    }
+    // A unix socket's backlog full: EAGAIN on a non-blocking connect.
+    const int err = errno;
+    error_ = Errno("connect " + path, err);
+    Close();
+    if ((err != EAGAIN && err != EINTR) || Clock::now() >= deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(Millis(2));  // retry pacing, not sync
+  }
+}
+
+bool HttpConnection::Send(const std::string& method, const std::string& target,
+                          const std::string& body, Millis timeout) {
+  if (fd_ < 0) {
+    if (error_.empty()) error_ = "not connected";
+    return false;
+  }
+  std::string req = method + " " + target +
+                    " HTTP/1.1\r\nHost: corefork\r\nConnection: close\r\n";
+  if (!body.empty() || method == "POST" || method == "PUT") {
+    req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  req += "\r\n";
+  req += body;
   size_t done = 0;
-  const auto deadline = Clock::now() + Millis(5000);
+  const auto deadline = Clock::now() + timeout;
   while (done < req.size()) {
     ssize_t n = send(fd_, req.data() + done, req.size() - done, MSG_NOSIGNAL);
     if (n > 0) {
@@ -152,13 +204,19 @@ bool HttpConnection::SendGet(const std::string& path) {
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN && Clock::now() < deadline) {
+    if (n < 0 && errno == EAGAIN) {
+      if (Clock::now() >= deadline) {
+        error_ = "send: timeout after " + std::to_string(done) + " of " +
+                 std::to_string(req.size()) + " bytes";
+        return false;
+      }
       pollfd p{fd_, POLLOUT, 0};
-      poll(&p, 1, 20);
+      poll(&p, 1, std::min(MillisLeft(deadline), 50));
       continue;
     }
-    error_ = Errno("send");
-    return false;
+    error_ = Errno("send (after " + std::to_string(done) + " of " +
+                   std::to_string(req.size()) + " bytes)");
+    return false;  // connection kept: the server may have answered already
   }
   return true;
 }
@@ -171,39 +229,34 @@ HttpResponse HttpConnection::ReadResponse(Millis timeout) {
   }
   const auto deadline = Clock::now() + timeout;
   std::string raw;
-  char buf[4096];
+  char buf[16384];
   while (true) {
-    auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
-    if (left.count() <= 0) {
+    int left = MillisLeft(deadline);
+    if (left <= 0) {
       resp.error = "read: timeout after " + std::to_string(timeout.count()) +
                    "ms (got " + std::to_string(raw.size()) + " bytes)";
       return resp;
     }
     pollfd p{fd_, POLLIN, 0};
-    int r = poll(&p, 1, static_cast<int>(left.count()));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) continue;  // the deadline check above reports the timeout
+    int r = poll(&p, 1, left);
+    if (r <= 0) continue;  // EINTR or the deadline, checked above
     ssize_t n = recv(fd_, buf, sizeof buf, 0);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (n < 0) {
-      resp.error = Errno("read");
-      resp.status = 0;
-      return resp;
-    }
-    if (n == 0) {
-      if (!ParseResponse(raw, true, &resp) || resp.status == 0) {
-        resp.status = 0;
-        if (resp.error.empty()) {
-          resp.error = raw.empty() ? "connection closed before any response"
+    if (n <= 0) {
+      const std::string why = n < 0 ? Errno("read") : "";
+      if (!ParseHttpResponse(raw, true, &resp) || resp.status == 0) {
+        resp = HttpResponse{};
+        resp.error = !why.empty()  ? why
+                     : raw.empty() ? "connection closed before any response"
                                    : "truncated response: " + raw;
-        }
+        if (!error_.empty()) resp.error += " (after: " + error_ + ")";
       }
       Close();
       return resp;
     }
     raw.append(buf, static_cast<size_t>(n));
     HttpResponse tmp;
-    if (ParseResponse(raw, false, &tmp) && tmp.status != 0) {
+    if (ParseHttpResponse(raw, false, &tmp) && tmp.status != 0) {
       Close();
       return tmp;
     }
@@ -212,16 +265,13 @@ HttpResponse HttpConnection::ReadResponse(Millis timeout) {
 
 HttpResponse HttpGet(const std::string& host, int port, const std::string& path,
                      Millis timeout) {
-  const auto start = Clock::now();
-  HttpConnection conn;
+  HttpExchange x = TcpExchange(host, port, "GET", path, "", timeout);
   HttpResponse resp;
-  if (!conn.Connect(host, port, timeout) || !conn.SendGet(path)) {
-    resp.error = conn.error();
-    return resp;
-  }
-  auto left =
-      timeout - std::chrono::duration_cast<Millis>(Clock::now() - start);
-  return conn.ReadResponse(std::max(left, Millis(1)));
+  resp.status = x.status;
+  resp.headers = std::move(x.headers);
+  resp.body = std::move(x.body);
+  resp.error = std::move(x.error);
+  return resp;
 }
 
 }  // namespace corefork::harness

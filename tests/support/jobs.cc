@@ -89,19 +89,19 @@ Process& JobsTest::StartJobs(const std::string& yaml,
     config += "\nshutdown: {drain_delay: 0s, timeout: 5s}\n";
   }
   const std::string path = WriteConfig(config);
-  app_port_ = FreePort();
-  std::vector<std::string> args = {
-      "--config",    path,        "--workers", "1",
-      "--host",      "127.0.0.1", "--port",    std::to_string(app_port_),
-      "--log-level", "debug"};
-  args.insert(args.end(), extra_flags.begin(), extra_flags.end());
-  args.push_back("--");
-  if (worker.empty()) {
-    args.push_back(HELLO_BIN);
-  } else {
-    args.insert(args.end(), worker.begin(), worker.end());
-  }
-  return StartCorefork(args);
+  return StartCoreforkOnFreePort([&](int port) {
+    std::vector<std::string> args = {
+        "--config",  path,     "--workers",          "1",           "--host",
+        "127.0.0.1", "--port", std::to_string(port), "--log-level", "debug"};
+    args.insert(args.end(), extra_flags.begin(), extra_flags.end());
+    args.push_back("--");
+    if (worker.empty()) {
+      args.push_back(HELLO_BIN);
+    } else {
+      args.insert(args.end(), worker.begin(), worker.end());
+    }
+    return args;
+  });
 }
 
 bool JobsTest::WaitControl(Process& cf, Millis timeout) {
@@ -134,9 +134,7 @@ JsonValue JobsTest::Body(const UnixHttpResponse& r) {
   std::optional<JsonValue> v = ParseJson(r.body, &error);
   if (!v || !v->is_object()) {
     ADD_FAILURE() << "not a JSON object (" << error << "): " << r.ToString();
-    JsonValue empty;
-    empty.type = JsonValue::Type::kObject;
-    return empty;
+    return JsonValue(nlohmann::json::object());
   }
   return *v;
 }

@@ -33,13 +33,14 @@ class JobsTest : public CoreforkTest {
  protected:
   // Writes `yaml` (a whole config file; shutdown defaults to no drain delay
   // and a 5s timeout unless it has its own `shutdown:`) and starts corefork
-  // with it, one examples/hello worker on a free 127.0.0.1 port (or the
+  // with it (StartCoreforkOnFreePort), one examples/hello worker on a free
+  // 127.0.0.1 port (or the
   // `worker` command), debug logging.
   Process& StartJobs(const std::string& yaml,
                      const std::vector<std::string>& worker = {},
                      const std::vector<std::string>& extra_flags = {});
-  // The app port StartJobs chose.
-  int app_port() const { return app_port_; }
+  // The app port StartJobs chose (app_port_bound()).
+  int app_port() { return app_port_bound(); }
 
   // Polls GET /jobs on the control socket until it answers 200 (false if
   // `cf` exits first or the timeout passes).
@@ -70,9 +71,6 @@ class JobsTest : public CoreforkTest {
   // or gauge that has not been touched).
   double Metric(const std::string& name,
                 const std::map<std::string, std::string>& labels = {});
-
- private:
-  int app_port_ = 0;
 };
 
 // Pids written one per line to `file` (a job's children record themselves).

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -92,7 +93,9 @@ bool FileExists(const std::string& path) {
   return stat(path.c_str(), &st) == 0;
 }
 
-int FreePort() {
+namespace {
+
+int KernelPickedPort() {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return 0;
   sockaddr_in addr{};
@@ -107,6 +110,35 @@ int FreePort() {
   }
   close(fd);
   return port;
+}
+
+// Claims `port` for this process among all test processes of this user: an
+// flock on /tmp/corefork-test-ports.UID/PORT, held (fd never closed) until
+// the process exits. Two tests that reuseport-bind the same port would share
+// it silently, without EADDRINUSE; this keeps them apart.
+bool ClaimPort(int port) {
+  const std::string dir =
+      "/tmp/corefork-test-ports." + std::to_string(getuid());
+  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return true;
+  const std::string path = dir + "/" + std::to_string(port);
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return true;  // no claim possible: fall back to the kernel's
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    close(fd);
+    return false;
+  }
+  return true;  // fd stays open: the claim lasts as long as this process
+}
+
+}  // namespace
+
+int FreePort() {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    const int port = KernelPickedPort();
+    if (port == 0) return 0;
+    if (ClaimPort(port)) return port;
+  }
+  return 0;
 }
 
 // ---- small parsers ---------------------------------------------------------

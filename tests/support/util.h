@@ -50,7 +50,11 @@ bool WriteFile(const std::string& path, const std::string& content,
                mode_t mode = 0644);
 bool FileExists(const std::string& path);
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bind :0, read, close).
+// A TCP port on 127.0.0.1 that was free a moment ago (bind :0, read, close),
+// and that no other test process of this user got from FreePort() while
+// this one lives. Something else may still take it before corefork binds it:
+// CoreforkTest::StartCoreforkOnFreePort retries on EADDRINUSE. Corefork's
+// admin port needs none of this: it is bound to port 0 (harness.h).
 int FreePort();
 
 // The raw text of `key`'s value in a flat JSON object: a string's contents
