@@ -211,7 +211,9 @@ int Run(Config config) {
   if (s.ok() && !paths.ok()) s = paths.status();
 
   StateBoard board;
-  CommandQueue commands;
+  Result<std::unique_ptr<CommandQueue>> queue = CommandQueue::Create();
+  if (s.ok() && !queue.ok()) s = queue.status();
+  CommandQueue* commands = queue.ok() ? queue->get() : nullptr;
   Metrics metrics(COREFORK_VERSION);
   metrics.SetLimits(cgroup.cpu_quota_cores, cgroup.memory_limit_bytes);
   std::unique_ptr<AppScraper> app_scraper;  // outlives the admin server
@@ -222,13 +224,13 @@ int Run(Config config) {
   std::unique_ptr<ControlServer> control;
   if (s.ok()) {
     Result<std::unique_ptr<AdminServer>> started =
-        StartAdmin(config, &board, &commands, &metrics, app_scraper.get());
+        StartAdmin(config, &board, commands, &metrics, app_scraper.get());
     s = started.status();
     if (s.ok()) admin = std::move(started).value();
   }
   if (s.ok()) {
     Result<std::unique_ptr<ControlServer>> started =
-        StartControl(config, paths->control_socket, &commands);
+        StartControl(config, paths->control_socket, commands);
     s = started.status();
     if (s.ok()) control = std::move(started).value();
   }
@@ -243,7 +245,7 @@ int Run(Config config) {
   context.cgroup = cgroup;
   context.sizing = sizing;
   context.board = &board;
-  context.commands = &commands;
+  context.commands = commands;
   context.metrics = &metrics;
   context.notify_socket_path = paths->notify_socket;
   context.control_socket_path = paths->control_socket;

@@ -60,8 +60,8 @@ class AdminServerTest : public ::testing::Test {
   }
   // Starts a server on an ephemeral port; the test fails if it cannot.
   std::unique_ptr<AdminServer> Serve(AdminOptions options = Options()) {
-    auto server =
-        std::make_unique<AdminServer>(options, &board_, &queue_, &metrics_);
+    auto server = std::make_unique<AdminServer>(options, &board_, queue_.get(),
+                                                &metrics_);
     Status s = server->Start();
     EXPECT_TRUE(s.ok()) << s.message();
     return server;
@@ -74,7 +74,7 @@ class AdminServerTest : public ::testing::Test {
   }
 
   StateBoard board_;
-  CommandQueue queue_;
+  std::unique_ptr<CommandQueue> queue_ = CommandQueue::Create().value();
   Metrics metrics_{"0.1.0"};
 };
 
@@ -107,7 +107,7 @@ TEST_F(AdminServerTest, Endpoints) {
        "{\"error\":\"method not allowed; use GET or HEAD\"}\n"},
       {"status", View(1, 1, 1), "GET", "/status", 200, "*"},
   };
-  FakeLoop loop(&queue_, AnswerPings);
+  FakeLoop loop(queue_.get(), AnswerPings);
   auto server = Serve();
   for (const Case& c : cases) {
     Publish(c.view);
@@ -168,7 +168,7 @@ TEST_F(AdminServerTest, MetricsAreTheRegistryInTextFormat) {
 }
 
 TEST_F(AdminServerTest, LivezFailsWhenTheLoopDoesNotAnswer) {
-  FakeLoop loop(&queue_, Stuck);
+  FakeLoop loop(queue_.get(), Stuck);
   AdminOptions options = Options();
   options.liveness_timeout = milliseconds(200);
   auto server = Serve(options);
@@ -191,7 +191,7 @@ TEST_F(AdminServerTest, LivezFailsWhenTheLoopDoesNotAnswer) {
 }
 
 TEST_F(AdminServerTest, LivezPingsAgainOnceAnswered) {
-  FakeLoop loop(&queue_, AnswerPings);
+  FakeLoop loop(queue_.get(), AnswerPings);
   auto server = Serve();
   for (int i = 0; i < 3; ++i)
     EXPECT_EQ(Get(server->port(), "/livez").status, 200);
@@ -250,7 +250,7 @@ TEST_F(AdminServerTest, IdleAndSlowConnectionsDoNotStarveLivez) {
       {"200 idle + 20 slow", 200, 20},
       {"500 idle", 500, 0},
   };
-  FakeLoop loop(&queue_, AnswerPings);
+  FakeLoop loop(queue_.get(), AnswerPings);
   for (const Case& c : cases) {
     auto server = Serve(Options());
     double ms = LivezMsWhileHeld(*server, c.idle, c.slow);
@@ -289,7 +289,7 @@ TEST_F(AdminServerTest, RequestLimits) {
        400, "Transfer-Encoding is not supported"},
       {"garbage", "NOT HTTP\r\n\r\n", 400, "malformed request line"},
   };
-  FakeLoop loop(&queue_, AnswerPings);
+  FakeLoop loop(queue_.get(), AnswerPings);
   auto server = Serve();
   for (const Case& c : cases) {
     RawResponse r = Exchange(ConnectTcp(server->port()), c.request);
@@ -319,7 +319,7 @@ TEST_F(AdminServerTest, SlowRequestTimesOutWith408) {
 }
 
 TEST_F(AdminServerTest, KeepAliveAndPipelining) {
-  FakeLoop loop(&queue_, AnswerPings);
+  FakeLoop loop(queue_.get(), AnswerPings);
   Publish(View(1, 1, 1));
   auto server = Serve();
   Fd fd = ConnectTcp(server->port());
@@ -336,7 +336,7 @@ TEST_F(AdminServerTest, BindErrorNamesTheAddress) {
   auto first = Serve();
   AdminOptions options = Options();
   options.port = first->port();
-  AdminServer second(options, &board_, &queue_, &metrics_);
+  AdminServer second(options, &board_, queue_.get(), &metrics_);
   Status s = second.Start();
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.message(),

@@ -56,29 +56,29 @@ TEST(ControlRoutesTest, CommandResponsePassesTheLoopsAnswerOn) {
 }
 
 TEST(ControlRoutesTest, ForwardCommandWhenTheLoopDropsTheCommand) {
-  CommandQueue queue;
+  std::unique_ptr<CommandQueue> queue = CommandQueue::Create().value();
   HttpResponse sent{0, "", {}};
   auto command = std::make_unique<Command>();
   command->kind = Command::Kind::kReload;
-  ForwardCommand(&queue, std::move(command),
+  ForwardCommand(queue.get(), std::move(command),
                  Responder::Capture([&](HttpResponse r) { sent = r; }),
                  milliseconds(10));
   EXPECT_EQ(sent.status, 0) << "nothing is sent before the loop acts";
-  queue.TakeAll();  // the loop drops it unanswered
+  queue->TakeAll();  // the loop drops it unanswered
   EXPECT_EQ(sent.status, 503);
   EXPECT_EQ(sent.body, "{\"error\":\"event loop dropped the command\"}\n");
 }
 
 TEST(ControlRoutesTest, ForwardCommandAnswersFromTheLoop) {
-  CommandQueue queue;
+  std::unique_ptr<CommandQueue> queue = CommandQueue::Create().value();
   HttpResponse sent{0, "", {}};
   auto command = std::make_unique<Command>();
   command->kind = Command::Kind::kScale;
   command->count = 3;
-  ForwardCommand(&queue, std::move(command),
+  ForwardCommand(queue.get(), std::move(command),
                  Responder::Capture([&](HttpResponse r) { sent = r; }),
                  milliseconds(10));
-  auto taken = queue.TakeAll();
+  auto taken = queue->TakeAll();
   ASSERT_EQ(taken.size(), 1u);
   EXPECT_EQ(taken[0]->count, 3);
   taken[0]->reply.set_value(CommandReply{200, R"({"workers":3})", {}});

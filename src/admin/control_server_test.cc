@@ -63,7 +63,7 @@ class ControlServerTest : public ::testing::Test {
     return o;
   }
   std::unique_ptr<ControlServer> Serve(ControlOptions options) {
-    auto server = std::make_unique<ControlServer>(options, &queue_);
+    auto server = std::make_unique<ControlServer>(options, queue_.get());
     Status s = server->Start();
     EXPECT_TRUE(s.ok()) << s.message();
     return server;
@@ -73,7 +73,7 @@ class ControlServerTest : public ::testing::Test {
   }
 
   std::string dir_, path_;
-  CommandQueue queue_;
+  std::unique_ptr<CommandQueue> queue_ = CommandQueue::Create().value();
 };
 
 TEST_F(ControlServerTest, SocketIsPrivateAndRemovedOnStop) {
@@ -90,9 +90,9 @@ TEST_F(ControlServerTest, SocketIsPrivateAndRemovedOnStop) {
 }
 
 TEST_F(ControlServerTest, PathInUseIsRefused) {
-  FakeLoop loop(&queue_, LoopReplies);
+  FakeLoop loop(queue_.get(), LoopReplies);
   auto first = Serve(Options());
-  ControlServer second(Options(), &queue_);
+  ControlServer second(Options(), queue_.get());
   Status s = second.Start();
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.message(),
@@ -110,7 +110,7 @@ TEST_F(ControlServerTest, StaleSocketIsReplaced) {
     ASSERT_EQ(
         bind(stale.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   }  // closed without unlink, as after a crash
-  FakeLoop loop(&queue_, LoopReplies);
+  FakeLoop loop(queue_.get(), LoopReplies);
   auto server = Serve(Options());
   EXPECT_EQ(Send(Post("/reload")).status, 202);
 }
@@ -118,7 +118,7 @@ TEST_F(ControlServerTest, StaleSocketIsReplaced) {
 TEST_F(ControlServerTest, OtherFilesAreNotTouched) {
   std::filesystem::create_directories(dir_ + "/run");
   std::ofstream(path_) << "not a socket";
-  ControlServer server(Options(), &queue_);
+  ControlServer server(Options(), queue_.get());
   Status s = server.Start();
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.message(), "control: " + path_ + " exists and is not a socket");
@@ -145,7 +145,7 @@ TEST_F(ControlServerTest, ReloadAndScaleGoThroughTheLoop) {
       {"the loop says no", Post("/scale", R"({"workers":7})"), 409,
        "{\"error\":\"a reload is in progress\"}\n", Command::Kind::kScale, 7},
   };
-  FakeLoop loop(&queue_, LoopReplies);
+  FakeLoop loop(queue_.get(), LoopReplies);
   auto server = Serve(Options());
   for (size_t i = 0; i < cases.size(); ++i) {
     const Case& c = cases[i];
@@ -188,7 +188,7 @@ TEST_F(ControlServerTest, BadScaleRequestsAre400) {
        "not both"},
       {"nothing", Post("/scale"), "missing worker count"},
   };
-  FakeLoop loop(&queue_, LoopReplies);
+  FakeLoop loop(queue_.get(), LoopReplies);
   auto server = Serve(Options());
   for (const Case& c : cases) {
     RawResponse r = Send(c.request);
@@ -223,7 +223,7 @@ TEST_F(ControlServerTest, ProtocolErrors) {
       {"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400,
        "the request target must be a path", ""},
   };
-  FakeLoop loop(&queue_, LoopReplies);
+  FakeLoop loop(queue_.get(), LoopReplies);
   ControlOptions options = Options();
   options.max_header_bytes = 512;
   options.max_body_bytes = 64;
@@ -240,7 +240,7 @@ TEST_F(ControlServerTest, ProtocolErrors) {
 }
 
 TEST_F(ControlServerTest, ExpectContinue) {
-  FakeLoop loop(&queue_, LoopReplies);
+  FakeLoop loop(queue_.get(), LoopReplies);
   auto server = Serve(Options());
   Fd fd = ConnectUnix(path_);
   ASSERT_TRUE(testing::SendAll(
@@ -279,7 +279,7 @@ TEST_F(ControlServerTest, SlowClientGets408) {
 }
 
 TEST_F(ControlServerTest, LoopThatDoesNotAnswerGives503) {
-  FakeLoop loop(&queue_, Stuck);
+  FakeLoop loop(queue_.get(), Stuck);
   ControlOptions options = Options();
   options.command_timeout = milliseconds(200);
   auto server = Serve(options);
@@ -289,7 +289,7 @@ TEST_F(ControlServerTest, LoopThatDoesNotAnswerGives503) {
 }
 
 TEST_F(ControlServerTest, AtTheConnectionCapTheIdleOneMakesRoom) {
-  FakeLoop loop(&queue_, LoopReplies);
+  FakeLoop loop(queue_.get(), LoopReplies);
   ControlOptions options = Options();
   options.max_connections = 1;
   auto server = Serve(options);
@@ -333,7 +333,7 @@ int TryAsNobody(const std::string& path) {
 
 TEST_F(ControlServerTest, OtherUsersAreRefused) {
   ASSERT_EQ(geteuid(), 0u) << "needs root to become another user";
-  FakeLoop loop(&queue_, LoopReplies);
+  FakeLoop loop(queue_.get(), LoopReplies);
   auto server = Serve(Options());
   // Let nobody reach the socket file, so that only the socket stops it.
   ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);

@@ -39,8 +39,11 @@ void ReplyTo::Finish(std::optional<CommandReply> reply) noexcept {
   }
 }
 
-CommandQueue::CommandQueue()
-    : event_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+Result<std::unique_ptr<CommandQueue>> CommandQueue::Create() {
+  Fd fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!fd.valid()) return PosixError("eventfd (command queue)");
+  return std::unique_ptr<CommandQueue>(new CommandQueue(std::move(fd)));
+}
 
 void CommandQueue::Send(std::unique_ptr<Command> command) {
   {

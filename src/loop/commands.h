@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "os/fd.h"
+#include "util/status.h"
 
 namespace corefork {
 
@@ -81,7 +82,8 @@ struct Command {
 
 class CommandQueue {
  public:
-  CommandQueue();  // creates the eventfd (close-on-exec, non-blocking)
+  // Creates the eventfd (close-on-exec, non-blocking); fails like eventfd.
+  static Result<std::unique_ptr<CommandQueue>> Create();
 
   int fd() const { return event_fd_.get(); }
 
@@ -97,6 +99,8 @@ class CommandQueue {
   std::vector<std::unique_ptr<Command>> TakeAll();
 
  private:
+  explicit CommandQueue(Fd event_fd) : event_fd_(std::move(event_fd)) {}
+
   Fd event_fd_;
   std::mutex mu_;
   std::vector<std::unique_ptr<Command>> pending_;
