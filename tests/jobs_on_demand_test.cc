@@ -18,22 +18,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-bool AllGone(const std::vector<pid_t>& pids) {
-  for (pid_t p : pids) {
-    if (!ProcessGone(p)) return false;
-  }
-  return true;
-}
-
-std::string States(const std::vector<pid_t>& pids) {
-  std::string s;
-  for (pid_t p : pids) {
-    char st = ProcState(p);
-    s += std::to_string(p) + ":" + (st ? std::string(1, st) : "gone") + " ";
-  }
-  return s;
-}
-
 const std::regex kTimestamp(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)");
 
 class JobsOnDemandTest : public JobsTest {

@@ -15,23 +15,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-bool AllGoneOrZombie(const std::vector<pid_t>& pids) {
-  ReapOrphans();
-  for (pid_t p : pids) {
-    if (!GoneOrZombie(p)) return false;
-  }
-  return true;
-}
-
-std::string States(const std::vector<pid_t>& pids) {
-  std::string s;
-  for (pid_t p : pids) {
-    char st = ProcState(p);
-    s += std::to_string(p) + ":" + (st ? std::string(1, st) : "gone") + " ";
-  }
-  return s;
-}
-
 class JobsShutdownTest : public JobsTest {};
 
 TEST_F(JobsShutdownTest, RunningAndQueuedRunsAllGetAFinalState) {

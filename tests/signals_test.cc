@@ -29,22 +29,6 @@ class SignalsTest : public CoreforkTest {
   }
 };
 
-bool AllGone(const std::vector<pid_t>& pids) {
-  for (pid_t p : pids) {
-    if (!ProcessGone(p)) return false;
-  }
-  return true;
-}
-
-std::string States(const std::vector<pid_t>& pids) {
-  std::string s;
-  for (pid_t p : pids) {
-    char st = ProcState(p);
-    s += std::to_string(p) + ":" + (st ? std::string(1, st) : "gone") + " ";
-  }
-  return s;
-}
-
 TEST_F(SignalsTest, SigtermFinishesInFlightRequestsAndExits0) {
   int port = 0;
   Process& cf = StartHello(

@@ -3,7 +3,8 @@
 # reuseport BPF program) against `off` (the kernel's hash), 2 workers of
 # examples/hello, loaded by wrk on 127.0.0.1.
 #
-#   1. cost: RUNS interleaved rounds of wrk -t1 -c64 -dDURATION per mode;
+#   1. cost: RUNS interleaved rounds (the order alternating) of wrk -t1 -c64
+#      -dDURATION per mode;
 #      req/s and p99 per round, the auto/off ratio per round, median and range.
 #   2. churn: one round per mode of wrk -c32 with "Connection: close" (every
 #      request a new connection) for CHURN seconds while a worker is killed
@@ -28,7 +29,9 @@ log() { printf '[steering %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 port=18600 admin=18700
 start() {  # MODE
   port=$((port + 1)) admin=$((admin + 1))
-  printf 'steering: {mode: %s}\nshutdown: {drain_delay: 0s}\n' "$1" >"$work/c.yaml"
+  # max_failures 0: the churn kills workers faster than restart.reset_after.
+  printf 'steering: {mode: %s}\nshutdown: {drain_delay: 0s}\nrestart: {max_failures: 0}\nready: {mode: notify}\n' \
+    "$1" >"$work/c.yaml"
   COREFORK_CONTROL_SOCKET=$work/control.sock "$corefork" --config "$work/c.yaml" \
     --workers 2 --port "$port" --admin "127.0.0.1:$admin" -- "$hello" \
     >"$work/log" 2>&1 &
@@ -39,7 +42,7 @@ start() {  # MODE
   done
   echo "corefork did not get ready" >&2; cat "$work/log" >&2; exit 1
 }
-stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
+stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=""; }
 # "req/s p99_ms errors" from wrk --latency output.
 parse() {
   awk '/Requests\/sec/ {rps=$2}
@@ -54,7 +57,9 @@ log "cost: $RUNS interleaved rounds x {auto, off}, wrk -t1 -c64 -d$DURATION"
 : >"$work/ratios"; : >"$work/auto.rps"; : >"$work/off.rps"; : >"$work/auto.p99"; : >"$work/off.p99"
 for round in $(seq "$RUNS"); do
   declare -A rps=()
-  for mode in auto off; do
+  order="auto off"
+  (( round % 2 == 0 )) && order="off auto"  # alternate: no order bias
+  for mode in $order; do
     start "$mode"
     wrk -t1 -c64 -d1s "http://127.0.0.1:$port/" >/dev/null  # warm-up
     wrk -t1 -c64 -d"$DURATION" --latency "http://127.0.0.1:$port/" >"$work/wrk"

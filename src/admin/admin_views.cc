@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "cgroup/sizing.h"
 #include "util/json.h"
 
 namespace corefork {
@@ -18,24 +19,6 @@ std::string NotReadyReason(const StateView& view) {
   return std::to_string(view.ready_workers) + " of " +
          std::to_string(view.desired_workers) + " workers ready, need " +
          std::to_string(view.min_ready_workers);
-}
-
-Json Cgroup(const CgroupInfo& info) {
-  Json json;
-  json["version"] = info.version;
-  json["cpu_cgroup_path"] = info.cpu_cgroup_path;
-  json["cpu_quota_cores"] =
-      info.cpu_quota_cores ? JsonNumber(*info.cpu_quota_cores) : nullptr;
-  json["quota_source"] = info.quota_source;
-  json["cpuset_cpus"] = JsonOptional(info.cpuset_cpus);
-  json["cpuset_source"] = info.cpuset_source;
-  json["affinity_cpus"] = info.affinity_cpus;
-  json["host_cpus"] = info.host_cpus;
-  json["memory_limit_bytes"] = JsonOptional(info.memory_limit_bytes);
-  json["memory_source"] = info.memory_source;
-  json["effective_cpus"] = JsonNumber(info.effective_cpus);
-  json["notes"] = info.notes;
-  return json;
 }
 
 // A string, or null when empty.
@@ -94,7 +77,7 @@ std::string StatusJson(const StateView& view, const std::string& version,
   json["sizing"] = {{"workers", view.sizing.workers},
                     {"cpus_used", JsonNumber(view.sizing.cpus_used)},
                     {"reason", view.sizing.reason}};
-  json["cgroup"] = Cgroup(view.cgroup);
+  json["cgroup"] = CgroupJson(view.cgroup, "version");
   json["slots"] = Json::array();
   for (const WorkerView& worker : view.workers) {
     json["slots"].push_back(Slot(worker, rss));

@@ -186,10 +186,9 @@ SizingDecision DecideWorkers(const CgroupInfo& info, const SizingConfig& sizing,
   return decision;
 }
 
-std::string DetectionJson(const CgroupInfo& info,
-                          const SizingDecision& decision) {
+Json CgroupJson(const CgroupInfo& info, std::string_view version_key) {
   Json json;
-  json["cgroup_version"] = info.version;
+  json[std::string(version_key)] = info.version;
   json["cpu_cgroup_path"] = info.cpu_cgroup_path;
   json["cpu_quota_cores"] =
       info.cpu_quota_cores ? JsonNumber(*info.cpu_quota_cores) : nullptr;
@@ -198,13 +197,19 @@ std::string DetectionJson(const CgroupInfo& info,
   json["cpuset_source"] = info.cpuset_source;
   json["affinity_cpus"] = info.affinity_cpus;
   json["host_cpus"] = info.host_cpus;
-  json["effective_cpus"] = JsonNumber(info.effective_cpus);
   json["memory_limit_bytes"] = JsonOptional(info.memory_limit_bytes);
   json["memory_source"] = info.memory_source;
+  json["effective_cpus"] = JsonNumber(info.effective_cpus);
+  json["notes"] = info.notes;
+  return json;
+}
+
+std::string DetectionJson(const CgroupInfo& info,
+                          const SizingDecision& decision) {
+  Json json = CgroupJson(info, "cgroup_version");
   json["workers"] = decision.workers;
   json["cpus_used"] = JsonNumber(decision.cpus_used);
   json["reason"] = decision.reason;
-  json["notes"] = info.notes;
   return JsonDump(json);
 }
 

@@ -4,9 +4,11 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "cgroup/cgroup.h"
 #include "config/config.h"
+#include "util/json.h"
 
 namespace corefork {
 
@@ -21,7 +23,12 @@ struct SizingDecision {
 SizingDecision DecideWorkers(const CgroupInfo& info, const SizingConfig& sizing,
                              std::optional<long> cpu_request_millicores);
 
-// `corefork detect --json`: one JSON object (fields in docs/cli.md).
+// The detected limits as a JSON object, the version under `version_key`
+// ("version" in /status, "cgroup_version" in detect --json).
+Json CgroupJson(const CgroupInfo& info, std::string_view version_key);
+
+// `corefork detect --json`: CgroupJson plus the sizing decision (fields in
+// docs/cli.md).
 std::string DetectionJson(const CgroupInfo& info,
                           const SizingDecision& decision);
 // `corefork detect`: the same for people, several lines.

@@ -211,4 +211,28 @@ std::vector<unsigned long> ListeningInodes(int port) {
   return inodes;
 }
 
+bool AllGone(const std::vector<pid_t>& pids) {
+  for (pid_t p : pids) {
+    if (!ProcessGone(p)) return false;
+  }
+  return true;
+}
+
+bool AllGoneOrZombie(const std::vector<pid_t>& pids) {
+  ReapOrphans();  // a reparented orphan is our zombie until reaped
+  for (pid_t p : pids) {
+    if (!GoneOrZombie(p)) return false;
+  }
+  return true;
+}
+
+std::string States(const std::vector<pid_t>& pids) {
+  std::string s;
+  for (pid_t p : pids) {
+    char st = ProcState(p);
+    s += std::to_string(p) + ":" + (st ? std::string(1, st) : "gone") + " ";
+  }
+  return s;
+}
+
 }  // namespace corefork::harness

@@ -21,6 +21,11 @@ void SetChildSubreaper();
 char ProcState(pid_t pid);
 bool ProcessGone(pid_t pid);
 bool GoneOrZombie(pid_t pid);
+// Every pid of `pids` ProcessGone / GoneOrZombie (reaping orphans first).
+bool AllGone(const std::vector<pid_t>& pids);
+bool AllGoneOrZombie(const std::vector<pid_t>& pids);
+// "PID:STATE ..." (STATE a ProcState letter, or "gone"), for failure messages.
+std::string States(const std::vector<pid_t>& pids);
 pid_t ParentPid(pid_t pid);  // -1 when gone
 std::vector<pid_t> ChildrenOf(pid_t pid);
 std::vector<pid_t> DescendantsOf(pid_t pid);  // children, grandchildren, ...
