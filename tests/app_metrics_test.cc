@@ -67,13 +67,7 @@ class AppMetricsTest : public AdminTest {
   // answer; the connection stays open while the returned Fd lives.
   Fd SendThroughLine(int slot, int group, const std::string& path) {
     LinePorts lines{static_cast<uint16_t>(line_base()), 4};
-    sockaddr_storage to{};
-    auto* in = reinterpret_cast<sockaddr_in*>(&to);
-    in->sin_family = AF_INET;
-    in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    in->sin_port = htons(static_cast<uint16_t>(app_port()));
-    Result<Fd> fd =
-        ConnectFrom(to, sizeof(sockaddr_in), lines.Port(slot, group, 3));
+    Result<Fd> fd = ConnectLine(false, app_port(), lines, slot, group, 3);
     EXPECT_TRUE(fd.ok()) << fd.status().message();
     if (!fd.ok()) return Fd();
     pollfd p{fd->get(), POLLOUT, 0};

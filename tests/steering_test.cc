@@ -46,13 +46,7 @@ class SteeringTest : public AdminTest {
   // its worker id.
   std::string GetThroughLine(int slot, int group, int turn) {
     LinePorts lines{static_cast<uint16_t>(line_base()), 4};
-    sockaddr_storage to{};
-    auto* in = reinterpret_cast<sockaddr_in*>(&to);
-    in->sin_family = AF_INET;
-    in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    in->sin_port = htons(static_cast<uint16_t>(app_port()));
-    Result<Fd> fd =
-        ConnectFrom(to, sizeof(sockaddr_in), lines.Port(slot, group, turn));
+    Result<Fd> fd = ConnectLine(false, app_port(), lines, slot, group, turn);
     if (!fd.ok()) return fd.status().message();
     const std::string request =
         "GET / HTTP/1.0\r\nHost: t\r\nConnection: close\r\n\r\n";

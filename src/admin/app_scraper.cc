@@ -21,24 +21,6 @@ HttpResponse MetricsResponse(std::string body) {
   return res;
 }
 
-sockaddr_storage Loopback(const LinesView& lines, socklen_t* length) {
-  sockaddr_storage to{};
-  if (lines.ipv6) {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&to);
-    in6->sin6_family = AF_INET6;
-    in6->sin6_addr = in6addr_loopback;
-    in6->sin6_port = htons(static_cast<uint16_t>(lines.port));
-    *length = sizeof(sockaddr_in6);
-  } else {
-    auto* in = reinterpret_cast<sockaddr_in*>(&to);
-    in->sin_family = AF_INET;
-    in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    in->sin_port = htons(static_cast<uint16_t>(lines.port));
-    *length = sizeof(sockaddr_in);
-  }
-  return to;
-}
-
 }  // namespace
 
 AppScraper::AppScraper(AppMetricsConfig config, Metrics* metrics)
@@ -100,20 +82,14 @@ void AppScraper::Run() {
 std::string AppScraper::Merge(const Job& job) {
   const auto deadline = std::chrono::steady_clock::now() + config_.timeout;
   LinePorts ports{static_cast<uint16_t>(job.lines.line_base), kPortsPerSlot};
-  socklen_t length;
-  const sockaddr_storage to = Loopback(job.lines, &length);
   // Rotate through each slot's ports, so none is reused while its last
   // connection may linger.
   const int turn = static_cast<int>(turn_++ % kPortsPerSlot);
   std::vector<LineRequest> requests;
   std::vector<int> asked;
   for (int slot : job.slots) {
-    // A port may be taken (another process bound it): try the others.
-    Result<Fd> fd = Status::Unavailable("no line port");
-    for (int k = 0; k < kPortsPerSlot && !fd.ok(); ++k) {
-      fd = ConnectFrom(to, length,
-                       ports.Port(slot, job.lines.group_size, turn + k));
-    }
+    Result<Fd> fd = ConnectLine(job.lines.ipv6, job.lines.port, ports, slot,
+                                job.lines.group_size, turn);
     if (!fd.ok()) {
       spdlog::debug("metrics.app: worker {}: {}", slot, fd.status().message());
       if (metrics_ != nullptr) metrics_->CountAppMetricsSkipped(slot);

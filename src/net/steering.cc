@@ -217,32 +217,37 @@ Result<Fd> ConnectFrom(const sockaddr_storage& address, socklen_t length,
   return fd;
 }
 
-Status SelfTest(const std::vector<int>& listeners, int port, bool ipv6,
-                const LinePorts& lines, int timeout_ms) {
-  const int group = static_cast<int>(listeners.size());
+Result<Fd> ConnectLine(bool ipv6, int port, const LinePorts& lines, int slot,
+                       int group_size, int turn) {
   sockaddr_storage to{};
-  socklen_t to_length;
+  socklen_t length;
   if (ipv6) {
     auto* in6 = reinterpret_cast<sockaddr_in6*>(&to);
     in6->sin6_family = AF_INET6;
     in6->sin6_addr = in6addr_loopback;
     in6->sin6_port = htons(static_cast<uint16_t>(port));
-    to_length = sizeof(sockaddr_in6);
+    length = sizeof(sockaddr_in6);
   } else {
     auto* in = reinterpret_cast<sockaddr_in*>(&to);
     in->sin_family = AF_INET;
     in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     in->sin_port = htons(static_cast<uint16_t>(port));
-    to_length = sizeof(sockaddr_in);
+    length = sizeof(sockaddr_in);
   }
+  Result<Fd> fd = Status::Unavailable("no line port");
+  for (int k = 0; k < lines.ports_per_slot && !fd.ok(); ++k) {
+    fd = ConnectFrom(to, length, lines.Port(slot, group_size, turn + k));
+  }
+  return fd;
+}
+
+Status SelfTest(const std::vector<int>& listeners, int port, bool ipv6,
+                const LinePorts& lines, int timeout_ms) {
+  const int group = static_cast<int>(listeners.size());
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (int slot = 0; slot < group; ++slot) {
-    // Try the slot's ports in turn: one may be busy (TIME_WAIT, in use).
-    Result<Fd> line = Status::Error("no line port");
-    for (int k = 0; k < lines.ports_per_slot && !line.ok(); ++k) {
-      line = ConnectFrom(to, to_length, lines.Port(slot, group, k));
-    }
+    Result<Fd> line = ConnectLine(ipv6, port, lines, slot, group, 0);
     if (!line.ok()) return line.status().Wrap("steering self-test");
     std::vector<pollfd> fds(group);
     for (int i = 0; i < group; ++i) fds[i] = {listeners[i], POLLIN, 0};

@@ -60,6 +60,12 @@ Status AttachSteering(int fd, const std::vector<sock_filter>& program);
 Result<Fd> ConnectFrom(const sockaddr_storage& address, socklen_t length,
                        uint16_t source_port);
 
+// A line to `slot` of a group of `group_size`: ConnectFrom to loopback
+// (`ipv6`: ::1, else 127.0.0.1) `port`, from the slot's line port number
+// `turn`, or its next ones when a port is taken (another process bound it).
+Result<Fd> ConnectLine(bool ipv6, int port, const LinePorts& lines, int slot,
+                       int group_size, int turn);
+
 // Checks that the group's order is slot order: one line connection per slot
 // to `port` on loopback, each of which must arrive on that slot's socket
 // (listeners[slot], which must be in the group and not yet accepting in any

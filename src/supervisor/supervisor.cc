@@ -76,6 +76,7 @@ Supervisor::Supervisor(const Config& config, SupervisorContext context)
 }
 
 Status Supervisor::SetUpLoop() {
+  if (!dev_null_.valid()) return PosixError("open /dev/null (workers' stdin)");
   epoll_.Reset(epoll_create1(EPOLL_CLOEXEC));
   if (!epoll_.valid()) return PosixError("epoll_create1");
   Result<Fd> signal_fd = OpenSignalFd();

@@ -39,30 +39,10 @@ void Supervisor::StartProbes() {
       worker.next_probe = now_ + config_.worker_probe.interval;
     }
     if (now_ < worker.next_probe) continue;
-    sockaddr_storage to{};
-    socklen_t length;
-    if (lines.ipv6) {
-      auto* in6 = reinterpret_cast<sockaddr_in6*>(&to);
-      in6->sin6_family = AF_INET6;
-      in6->sin6_addr = in6addr_loopback;
-      in6->sin6_port = htons(static_cast<uint16_t>(lines.port));
-      length = sizeof(sockaddr_in6);
-    } else {
-      auto* in = reinterpret_cast<sockaddr_in*>(&to);
-      in->sin_family = AF_INET;
-      in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      in->sin_port = htons(static_cast<uint16_t>(lines.port));
-      length = sizeof(sockaddr_in);
-    }
-    // The scraper uses turn 3 of each slot's ports; probes rotate over 0-2.
+    // The scraper uses turn 3 of each slot's ports first; probes 0-2.
     LinePorts ports{static_cast<uint16_t>(lines.line_base), 4};
-    // A port may be taken (another process bound it): try the others.
-    Result<Fd> fd = Status::Unavailable("no line port");
-    for (int turn = 0; turn < 3 && !fd.ok(); ++turn) {
-      fd = ConnectFrom(to, length,
-                       ports.Port(worker.slot, lines.group_size,
-                                  (worker.probe_failures + turn) % 3));
-    }
+    Result<Fd> fd = ConnectLine(lines.ipv6, lines.port, ports, worker.slot,
+                                lines.group_size, worker.probe_failures % 3);
     worker.probe_deadline = now_ + config_.worker_probe.timeout;
     if (!fd.ok()) {
       FinishProbe(worker, fd.status());

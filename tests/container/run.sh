@@ -18,7 +18,7 @@
 #    serves; the container exits 0 (never 137: podman's SIGKILL fallback
 #    comes after 10 s) about one drain delay after the SIGTERM.
 #
-# Installs podman and runc with apt-get if missing. Skips (printing the reason
+# Needs podman and runc (installed by .ci/install-deps.sh test). Skips (printing the reason
 # and "0 passed, 0 failed, 1 skipped", exit 0) only where podman cannot run a
 # container at all. Prints "N passed, M failed" and exits 1 on any failure.
 # Everything it creates (containers, images, temp files) is removed on exit.
@@ -59,31 +59,17 @@ sudo=""
 
 # --- prerequisites -----------------------------------------------------------
 
-install_missing() {
-  local missing=() cmd pkg
-  for cmd_pkg in podman:podman runc:runc jq:jq curl:curl; do
-    cmd=${cmd_pkg%%:*}
-    pkg=${cmd_pkg##*:}
-    command -v "$cmd" >/dev/null || [ -x "/usr/sbin/$cmd" ] || missing+=("$pkg")
+# Tests install nothing: `.ci/install-deps.sh test` (the README's test
+# command) installs podman, runc, jq and curl up front.
+require_tools() {
+  local missing=() cmd
+  for cmd in podman runc jq curl; do
+    command -v "$cmd" >/dev/null || [ -x "/usr/sbin/$cmd" ] || missing+=("$cmd")
   done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  if [ -n "$sudo" ] && ! sudo -n true 2>/dev/null; then
-    skip "${missing[*]} missing and not root (no passwordless sudo) to install them"
-  fi
-  if ! command -v apt-get >/dev/null; then
-    skip "${missing[*]} missing and no apt-get to install them"
-  fi
-  echo "installing: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  if ! { $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"; } \
-      >/tmp/corefork-container-apt.$$ 2>&1; then
-    tail -5 /tmp/corefork-container-apt.$$
-    rm -f /tmp/corefork-container-apt.$$
-    skip "could not install ${missing[*]} with apt-get"
-  fi
-  rm -f /tmp/corefork-container-apt.$$
+  [ ${#missing[@]} -eq 0 ] ||
+    skip "${missing[*]} not installed (run .ci/install-deps.sh test)"
 }
-install_missing
+require_tools
 export PATH=$PATH:/usr/sbin:/sbin
 
 # runc, not crun: crun refuses hybrid cgroups. These rlimits, because podman's
