@@ -34,6 +34,14 @@ constexpr milliseconds kAppStart{30000};  // node on a busy 2-core machine
 
 class AppMetricsTest : public AdminTest {
  protected:
+  void SetUp() override {
+    AdminTest::SetUp();
+    if (std::string missing = MissingAppDeps(AppNeeds::kNodeModules);
+        !missing.empty()) {
+      GTEST_SKIP() << missing;
+    }
+  }
+
   int line_base() const { return 21000 + (getpid() % 600) * 16; }
 
   // Two workers of metrics_app.js, ready once each called listen().
@@ -80,10 +88,6 @@ class AppMetricsTest : public AdminTest {
 };
 
 TEST_F(AppMetricsTest, TheSumOverWorkersCountsEveryRequestExactly) {
-  if (std::string missing = MissingAppDeps(AppNeeds::kNodeModules);
-      !missing.empty()) {
-    GTEST_SKIP() << missing;
-  }
   Process& cf = StartApp();
   CoreforkStatus st;
   ASSERT_TRUE(WaitAllReady(cf, 2, kAppStart, &st)) << st.raw;
@@ -110,10 +114,6 @@ TEST_F(AppMetricsTest, TheSumOverWorkersCountsEveryRequestExactly) {
 
 // The same sum, as Prometheus computes it from its own scrapes of corefork.
 TEST_F(AppMetricsTest, RealPrometheusSumsTheWorkersCounters) {
-  if (std::string missing = MissingAppDeps(AppNeeds::kNodeModules);
-      !missing.empty()) {
-    GTEST_SKIP() << missing;
-  }
   const std::string prometheus = FindPrometheus();
   if (prometheus.empty()) GTEST_SKIP() << "prometheus is not installed";
   Process& cf = StartApp();
@@ -147,10 +147,6 @@ TEST_F(AppMetricsTest, RealPrometheusSumsTheWorkersCounters) {
 // after metrics.app.timeout (1 s), with the other worker's metrics, and
 // counts it.
 TEST_F(AppMetricsTest, AHungWorkerIsLeftOutNotWaitedFor) {
-  if (std::string missing = MissingAppDeps(AppNeeds::kNodeModules);
-      !missing.empty()) {
-    GTEST_SKIP() << missing;
-  }
   Process& cf = StartApp();
   CoreforkStatus st;
   ASSERT_TRUE(WaitAllReady(cf, 2, kAppStart, &st)) << st.raw;
@@ -180,10 +176,6 @@ TEST_F(AppMetricsTest, AHungWorkerIsLeftOutNotWaitedFor) {
 // within interval x failures + timeout (+ node's start); the other worker
 // serves throughout.
 TEST_F(AppMetricsTest, TheProbeReplacesAHungWorker) {
-  if (std::string missing = MissingAppDeps(AppNeeds::kNodeModules);
-      !missing.empty()) {
-    GTEST_SKIP() << missing;
-  }
   Process& cf = StartApp(
       "health: {worker: {path: /healthz, interval: 500ms, timeout: 500ms, "
       "failures: 2}}\n"

@@ -37,22 +37,8 @@ readonly STOP_SLACK_MS=1000 # corefork: SIGTERM to exit <= drain + this
 readonly PODMAN_SLACK_MS=5000 # podman stop: its own overhead is ~1 s here
 readonly PODMAN_KILL_AFTER_S=10
 
-passed=0
-failed=0
-pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-note() { echo "  .. $*"; }
-skip() {
-  echo "SKIP: $*"
-  echo "0 passed, 0 failed, 1 skipped"
-  exit 0
-}
-finish() {
-  echo "$passed passed, $failed failed"
-  [ "$failed" -eq 0 ] && exit 0
-  exit 1
-}
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# shellcheck source-path=SCRIPTDIR source=../support/report.sh
+source "$here/../support/report.sh"
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo -n"

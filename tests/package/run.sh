@@ -34,24 +34,8 @@ readonly BASE_IMAGE=${COREFORK_PACKAGE_BASE_IMAGE:-localhost/corefork-test/debia
 readonly INSTALL_TIMEOUT_S=150 # apt-get update + install in the container
 readonly SHIM=/usr/lib/corefork/libcorefork-listen.so
 
-passed=0
-failed=0
-pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-note() { echo "  .. $*"; }
-# A skip of the container part must not hide a failure of the host part.
-skip() {
-  echo "SKIP: $*"
-  [ "$failed" -eq 0 ] || finish
-  echo "0 passed, 0 failed, 1 skipped"
-  exit 0
-}
-finish() {
-  echo "$passed passed, $failed failed"
-  [ "$failed" -eq 0 ] && exit 0
-  exit 1
-}
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# shellcheck source-path=SCRIPTDIR source=../support/report.sh
+source "$here/../support/report.sh"
 started=$(now_ms)
 
 export PATH=$PATH:/usr/sbin:/sbin
