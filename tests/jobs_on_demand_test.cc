@@ -600,7 +600,15 @@ TEST_F(JobsOnDemandTest, CancelQueuedAndRunningRuns) {
 
   // Cancelling the running run: 202, SIGTERM to its group; it ends
   // cancelled and its child is gone too.
-  std::vector<pid_t> a_pids = ReadPids(pids);
+  // Both of run A's pids are written once it runs, but not necessarily yet.
+  std::vector<pid_t> a_pids;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        a_pids = ReadPids(pids);
+        return a_pids.size() >= 2;
+      },
+      milliseconds(3000)))
+      << ReadFile(pids);
   ASSERT_EQ(a_pids.size(), 2u) << ReadFile(pids);
   del = Control("DELETE", "/jobs/runs/" + std::to_string(a_id));
   ASSERT_EQ(del.status, 202) << del.ToString();
