@@ -140,7 +140,8 @@ TEST_F(LauncherTest, ConnectionsQueuedDuringRestartAreServed) {
             "listeners: [{name: http, host: 127.0.0.1, port: " +
             std::to_string(p) +
             ", mode: reuseport}]\n"
-            "restart: {initial_delay: 1s, factor: 2, max_delay: 2s}\n"
+            "restart: {initial_delay: 1s, factor: 2, max_delay: 2s, "
+            "reset_after: 1h}\n"
             "command: [" HELLO_BIN "]\n");
         return std::vector<std::string>{"--config", config};
       },
@@ -148,7 +149,19 @@ TEST_F(LauncherTest, ConnectionsQueuedDuringRestartAreServed) {
   ASSERT_TRUE(WaitServing(cf, port));
   std::map<int, pid_t> before = CollectWorkers(port, 1);
   ASSERT_EQ(before.size(), 1u);
-  const pid_t old_pid = before[0];
+  // The first failure is replaced at once; the second in a row (reset_after
+  // 1h: no run is good enough) waits initial_delay, the window we want.
+  ASSERT_EQ(kill(before[0], SIGKILL), 0);
+  pid_t old_pid = -1;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        std::map<int, pid_t> now = CollectWorkers(port, 1, milliseconds(500));
+        if (now.size() != 1 || now[0] == before[0]) return false;
+        old_pid = now[0];
+        return true;
+      },
+      milliseconds(5000)))
+      << "no replacement after the first failure";
 
   ASSERT_EQ(kill(old_pid, SIGKILL), 0);
   ASSERT_TRUE(

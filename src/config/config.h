@@ -51,8 +51,9 @@ struct RestartConfig {
   Duration initial_delay{100};
   double factor = 2.0;
   Duration max_delay{30'000};
-  // A worker that stayed up this long resets its slot's backoff and failures.
-  Duration reset_after{30'000};
+  // A worker that was ready this long had a good run: its exit resets its
+  // slot's backoff and failures (PM2's min_uptime).
+  Duration reset_after{1'000};
   // Consecutive failures of one slot that make corefork give up (0: never).
   int max_failures = 5;
 };

@@ -7,8 +7,8 @@ namespace corefork {
 RestartBackoff::RestartBackoff(const RestartConfig& config)
     : config_(config), next_delay_(config.initial_delay) {}
 
-std::optional<Duration> RestartBackoff::OnExit(Duration uptime) {
-  if (uptime >= config_.reset_after) {
+std::optional<Duration> RestartBackoff::OnExit(Duration ready_for) {
+  if (ready_for >= config_.reset_after) {
     failures_ = 0;
     next_delay_ = config_.initial_delay;
   }
@@ -16,6 +16,10 @@ std::optional<Duration> RestartBackoff::OnExit(Duration uptime) {
   if (config_.max_failures > 0 && failures_ >= config_.max_failures) {
     return std::nullopt;
   }
+  // A worker killed from outside (OOM, a node drain, chaos testing) after
+  // serving well is not a crash loop: connections queued on its slot wait
+  // only for the replacement's start.
+  if (failures_ == 1) return Duration::zero();
   Duration delay = next_delay_;
   auto grown = std::chrono::duration_cast<Duration>(
       std::chrono::duration<double, std::milli>(next_delay_.count() *

@@ -1,7 +1,9 @@
-// RestartBackoff: the restart policy of one worker slot. Exponential delay
-// between restarts, reset once a worker stays up for `reset_after`, and a
-// limit on consecutive failures after which corefork gives up so the
-// kubelet's own back-off takes over. Plain value, owned by its slot.
+// RestartBackoff: the restart policy of one worker slot. The first failure
+// after a good run (a worker ready for at least `reset_after`) restarts at
+// once, as Node's cluster, PM2 and gunicorn do; failures in a row after that
+// wait initial_delay, then grow by `factor` up to max_delay; after
+// max_failures in a row corefork gives up so the kubelet's own back-off takes
+// over. Plain value, owned by its slot.
 #pragma once
 
 #include <optional>
@@ -14,9 +16,10 @@ class RestartBackoff {
  public:
   explicit RestartBackoff(const RestartConfig& config);
 
-  // Records an unexpected exit of a worker that ran for `uptime`. Returns how
-  // long to wait before starting its replacement, or nullopt to give up.
-  std::optional<Duration> OnExit(Duration uptime);
+  // Records an unexpected exit of a worker that had been ready for
+  // `ready_for` (zero if it never got ready). Returns how long to wait before
+  // starting its replacement, or nullopt to give up.
+  std::optional<Duration> OnExit(Duration ready_for);
 
   // Failures in a row so far (0 after a long enough run).
   int consecutive_failures() const { return failures_; }

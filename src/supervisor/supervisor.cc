@@ -344,12 +344,17 @@ void Supervisor::OnUnexpectedExit(const Worker& worker, int status) {
     if (successor->state == WorkerState::kReady) OnSuccessorReady(*successor);
     return;
   }
-  ScheduleRestart(slot, uptime, what);
+  milliseconds ready_for(0);
+  if (worker.ready_at) {
+    ready_for =
+        std::chrono::duration_cast<milliseconds>(now_ - *worker.ready_at);
+  }
+  ScheduleRestart(slot, ready_for, what);
 }
 
-void Supervisor::ScheduleRestart(Slot& slot, milliseconds uptime,
+void Supervisor::ScheduleRestart(Slot& slot, milliseconds ready_for,
                                  const std::string& what) {
-  std::optional<Duration> delay = slot.backoff.OnExit(uptime);
+  std::optional<Duration> delay = slot.backoff.OnExit(ready_for);
   if (!delay) {
     spdlog::error("{}; slot {} failed {} times in a row, giving up{}", what,
                   slot.id, slot.backoff.consecutive_failures(),
@@ -358,7 +363,12 @@ void Supervisor::ScheduleRestart(Slot& slot, milliseconds uptime,
     BeginStop();
     return;
   }
-  spdlog::warn("{}; restarting in {}", what, FormatDuration(*delay));
+  if (delay->count() == 0) {
+    spdlog::warn("{}; restarting now", what);
+  } else {
+    spdlog::warn("{}; restarting in {} ({} failures in a row)", what,
+                 FormatDuration(*delay), slot.backoff.consecutive_failures());
+  }
   slot.restart_at = now_ + *delay;
 }
 

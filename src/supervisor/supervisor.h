@@ -74,6 +74,7 @@ class Supervisor {
     uint64_t serial = 0;  // unique per process: tags its notify pipe in epoll
     WorkerState state = WorkerState::kStarting;
     TimePoint started_at;
+    std::optional<TimePoint> ready_at;  // set once, when it got ready
     // kStarting: ready timeout; kReady: watchdog; kStopping: SIGKILL.
     TimePoint deadline = TimePoint::max();
     bool successor = false;   // reload: replaces the slot's worker once ready
@@ -127,7 +128,7 @@ class Supervisor {
   void OnSignal(int signo);
   void OnWorkerExit(pid_t pid, int status);
   void OnUnexpectedExit(const Worker& worker, int status);
-  void ScheduleRestart(Slot& slot, std::chrono::milliseconds uptime,
+  void ScheduleRestart(Slot& slot, std::chrono::milliseconds ready_for,
                        const std::string& what);
   Worker* StartWorker(Slot& slot, bool successor);
   std::vector<std::string> WorkerEnvironment(const Slot& slot) const;

@@ -116,6 +116,7 @@ void Supervisor::OnNotify(Worker& worker, const std::string& text) {
 void Supervisor::MarkReady(Worker& worker) {
   if (worker.state != WorkerState::kStarting) return;
   worker.state = WorkerState::kReady;
+  worker.ready_at = now_;
   worker.deadline = config_.watchdog.timeout.count() > 0
                         ? now_ + config_.watchdog.timeout
                         : TimePoint::max();
