@@ -6,6 +6,8 @@
 # Renders the chart with a small test-only renderer (tests/chart/render: Go
 # text/template + sprig, as Helm does) for the default values and several
 # variants (tests/chart/values/*.yaml), then checks the output:
+#   - the renderer rejects a Kubernetes version outside Chart.yaml's
+#     kubeVersion, as Helm does;
 #   - the renderer rejects values that break values.schema.json (checked with
 #     gojsonschema as Helm does, and again with ajv: both must agree) or the
 #     templates' own rules, with the expected message (values/bad/*.yaml);
@@ -32,7 +34,8 @@ START=$(date +%s)
 
 # The variants rendered and checked (tests/chart/values/NAME.yaml; "default"
 # is values.yaml alone).
-VARIANTS=(default servicemonitor jobs drain drain-odd pdb-hpa podmonitor-listeners env-map)
+VARIANTS=(default servicemonitor jobs drain drain-odd pdb-hpa podmonitor-listeners env-map
+  k8s-extras prestop-sleep grace-override networkpolicy app-metrics-port)
 
 PASSED=0 FAILED=0 SKIPPED=0
 pass() { echo "PASS $*"; PASSED=$((PASSED + 1)); }
@@ -184,6 +187,18 @@ else
   indent <"$OUT/named.err"
 fi
 
+# Chart.yaml's kubeVersion (>=1.23.0-0) admits the oldest supported release
+# and vendor builds; the preStop sleep admits 1.29 builds (the bad cases hold
+# the versions refused).
+if render kube-1.23 -strict -kube-version v1.23.0 &&
+  render kube-eks -strict -kube-version v1.29.4-eks-036c24b -f "$HERE/values/prestop-sleep.yaml"; then
+  pass "kubeVersion: v1.23.0 renders; v1.29.4-eks-036c24b renders with a preStop sleep"
+else
+  fail "kubeVersion: v1.23.0 renders; v1.29.4-eks-036c24b renders with a preStop sleep"
+  indent <"$OUT/kube-1.23.err"
+  indent <"$OUT/kube-eks.err"
+fi
+
 # ----------------------------------------------------------- manifest checks
 if [ ${#RENDERED[@]} -gt 0 ]; then
   node "$WORK/js/check.mjs" "$OUT" "$COREFORK" "$CHART" "${RENDERED[@]}" >"$WORK/check.log" 2>&1
@@ -201,6 +216,8 @@ fi
 # ------------------------------------------------------ rejected values
 # Each values/bad/*.yaml starts with "# expect: TEXT": rendering must fail and
 # print TEXT (a values.schema.json violation or a template's fail message).
+# An optional second line "# args: ARGS" adds renderer arguments (e.g.
+# -kube-version v1.28.9).
 AGREE=()
 for v in "${RENDERED[@]}"; do AGREE+=("valid:$OUT/$v.values.json"); done
 for f in "$HERE"/values/bad/*.yaml; do
@@ -210,7 +227,8 @@ for f in "$HERE"/values/bad/*.yaml; do
     fail "$name: has no '# expect:' line"
     continue
   fi
-  if render "$name" -f "$f"; then
+  read -r -a extra <<<"$(sed -n '2s/^# args: //p' "$f")"
+  if render "$name" "${extra[@]}" -f "$f"; then
     fail "$name: rejected (it rendered)"
   elif grep -qF -- "$expect" "$OUT/$name.err"; then
     pass "$name: rejected with \"$expect\""

@@ -59,6 +59,7 @@ const modelModules = {
   "apps/v1": "kubernetes-models/apps/v1",
   "policy/v1": "kubernetes-models/policy/v1",
   "autoscaling/v2": "kubernetes-models/autoscaling/v2",
+  "networking.k8s.io/v1": "kubernetes-models/networking.k8s.io/v1",
   "monitoring.coreos.com/v1": "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1",
 };
 
@@ -208,13 +209,19 @@ function loadVariant(variant) {
 }
 
 // The config the chart should have written: .Values.corefork with
-// .Values.jobs merged into its jobs map.
+// .Values.jobs merged into its jobs map, and metrics.app from
+// .Values.metrics.app with mode merge.
 function expectedConfig(values) {
   const cfg = structuredClone(values.corefork);
   const jobs = { ...(cfg.jobs || {}), ...(values.jobs || {}) };
   if (Object.keys(jobs).length) cfg.jobs = jobs;
+  const app = values.metrics.app;
+  if (app.mode === "merge") cfg.metrics = { ...(cfg.metrics || {}), app: { path: app.path, timeout: app.timeout, max_bytes: app.maxBytes } };
   return cfg;
 }
+
+// The Services: the app's (no component label) and the metrics one.
+const isMetricsService = (s) => s.metadata.labels["app.kubernetes.io/component"] === "metrics";
 
 function adminPortOf(cfg) {
   return Number(/:(\d+)$/.exec(cfg.admin ?? "0.0.0.0:9180")[1]);
@@ -223,7 +230,16 @@ function adminPortOf(cfg) {
 // What each variant must produce, beyond the checks common to all.
 const expectations = {
   default: { kinds: ["ConfigMap", "Deployment", "Pod", "Service", "ServiceAccount"], grace: 40, annotations: true },
-  servicemonitor: { kinds: ["ConfigMap", "Deployment", "Pod", "Service", "ServiceAccount", "ServiceMonitor"], grace: 40, annotations: false },
+  servicemonitor: { kinds: ["ConfigMap", "Deployment", "Pod", "Service", "Service", "ServiceAccount", "ServiceMonitor"], grace: 40, annotations: false },
+  "k8s-extras": { kinds: ["ConfigMap", "Deployment", "Pod", "Service", "ServiceAccount"], grace: 40, annotations: true },
+  "prestop-sleep": { kinds: ["ConfigMap", "Deployment", "Pod", "Service", "ServiceAccount"], grace: 35, annotations: true },
+  "grace-override": { kinds: ["ConfigMap", "Deployment", "Pod", "Service", "ServiceAccount"], grace: 120, annotations: true },
+  networkpolicy: { kinds: ["ConfigMap", "Deployment", "NetworkPolicy", "Pod", "Service", "Service", "ServiceAccount"], grace: 40, annotations: true },
+  "app-metrics-port": {
+    kinds: ["ConfigMap", "Deployment", "NetworkPolicy", "Pod", "Service", "Service", "ServiceAccount", "ServiceMonitor"],
+    grace: 40,
+    annotations: false,
+  },
   jobs: { kinds: ["ConfigMap", "Deployment", "Pod", "Service", "ServiceAccount"], grace: 40, annotations: true },
   drain: { kinds: ["ConfigMap", "Deployment", "Pod", "Service", "ServiceAccount"], grace: 72, annotations: true },
   "drain-odd": { kinds: ["ConfigMap", "Deployment", "Pod", "Service", "ServiceAccount"], grace: 22, annotations: true },
@@ -330,19 +346,88 @@ async function checkVariant(variant) {
     assert(new Set(ports.map((p) => p.name)).size === ports.length, "duplicate port names");
   });
 
-  check(`${variant}: every Service targetPort is a container port`, () => {
-    const ports = container().ports;
+  check(`${variant}: every Service targetPort is a container port (corefork's or a sidecar's)`, () => {
+    const ports = pod().spec.containers.flatMap((c) => c.ports || []);
     for (const s of v.byKind("Service")) {
       for (const sp of s.spec.ports) {
         const cp = ports.find((p) => p.name === sp.targetPort || p.containerPort === sp.targetPort);
-        assert(cp, `Service port ${sp.name} -> ${sp.targetPort} has no container port`);
+        assert(cp, `Service ${s.metadata.name} port ${sp.name} -> ${sp.targetPort} has no container port`);
         assert(cp.name === sp.name, `Service port ${sp.name} targets container port ${cp.name}`);
       }
-      const admin = s.spec.ports.find((p) => p.name === "admin");
-      assert(admin && admin.port === v.values.service.adminPort, "Service admin port");
-      eq(s.spec.ports[0].port, v.values.service.port, "Service app port");
-      eq(s.spec.type, v.values.service.type, "Service type");
     }
+  });
+
+  check(`${variant}: the app's Service (${v.values.service.type}) has the app's ports only, never the admin port`, () => {
+    const svc = v.byKind("Service").filter((s) => !isMetricsService(s));
+    eq(svc.length, 1, "app Services");
+    const s = svc[0];
+    eq(s.metadata.name, deploy().metadata.name, "name");
+    eq(s.spec.type, v.values.service.type, "Service type");
+    eq(s.spec.ports[0].port, v.values.service.port, "Service app port");
+    const app = container().ports.filter((p) => p.name !== "admin").map((p) => p.name);
+    eq(s.spec.ports.map((p) => p.targetPort), app, "target ports");
+    assert(!s.spec.ports.some((p) => p.name === "admin" || p.targetPort === "admin" || p.targetPort === adminPort()), "admin port on the app's Service");
+  });
+
+  const wantMetricsService = v.values.metrics.service.enabled || v.values.metrics.serviceMonitor.enabled;
+  check(`${variant}: metrics Service ${wantMetricsService ? "is a ClusterIP on the admin port" : "is absent"}`, () => {
+    const ms = v.byKind("Service").filter(isMetricsService);
+    if (!wantMetricsService) return eq(ms.length, 0, "metrics Services");
+    eq(ms.length, 1, "metrics Services");
+    const s = ms[0];
+    eq(s.metadata.name, `${deploy().metadata.name}-metrics`, "name");
+    eq(s.spec.type, "ClusterIP", "type");
+    assert(matches(s.spec.selector, pod().metadata.labels), "selects no pod");
+    const want = [`admin:${v.values.metrics.service.port}->admin`];
+    if (v.values.metrics.app.mode === "port") {
+      const cp = pod().spec.containers.flatMap((c) => c.ports || []).find((p) => p.name === v.values.metrics.app.port);
+      want.push(`${cp.name}:${cp.containerPort}->${cp.name}`);
+    }
+    eq(s.spec.ports.map((p) => `${p.name}:${p.port}->${p.targetPort}`), want, "ports");
+    for (const [k, val] of Object.entries(v.values.metrics.service.annotations || {})) eq(s.metadata.annotations?.[k], val, `annotation ${k}`);
+  });
+
+  check(`${variant}: commonLabels on every object and pod, commonAnnotations on every object (its own win)`, () => {
+    const cl = v.values.commonLabels || {};
+    const ca = v.values.commonAnnotations || {};
+    const own = (o) => {
+      if (o.kind === "Service") return isMetricsService(o) ? v.values.metrics.service.annotations : v.values.service.annotations;
+      if (o.kind === "ServiceAccount") return v.values.serviceAccount.annotations;
+      if (o.kind === "Pod") return { "helm.sh/hook": "test", "helm.sh/hook-delete-policy": "before-hook-creation,hook-succeeded" };
+      return {};
+    };
+    for (const o of v.objs) {
+      for (const [k, val] of Object.entries(cl)) eq(o.metadata.labels[k], val, `${o.kind} ${o.metadata.name} label ${k}`);
+      eq(o.metadata.annotations || {}, { ...ca, ...(own(o) || {}) }, `${o.kind} ${o.metadata.name} annotations`);
+    }
+    const pl = pod().metadata.labels;
+    eq(pl, { ...cl, ...(v.values.podLabels || {}), ...deploy().spec.selector.matchLabels }, "pod labels");
+    for (const k of Object.keys(ca)) assert(!(k in pod().metadata.annotations), `commonAnnotation ${k} on the pods`);
+  });
+
+  check(`${variant}: image ${v.values.image.digest ? "REPOSITORY@DIGEST" : "REPOSITORY:TAG"}`, () => {
+    const i = v.values.image;
+    eq(container().image, i.digest ? `${i.repository}@${i.digest}` : `${i.repository}:${i.tag || "0.1.0"}`, "image");
+  });
+
+  check(`${variant}: envFrom is envFrom + extraEnvVarsCM + extraEnvVarsSecret; lifecycle, initContainers, sidecars, revisionHistoryLimit as given`, () => {
+    const want = [...(v.values.envFrom || [])];
+    const tpl = (x) => x.replace("{{ .Release.Name }}", "release-name");
+    if (v.values.extraEnvVarsCM) want.push({ configMapRef: { name: tpl(v.values.extraEnvVarsCM) } });
+    if (v.values.extraEnvVarsSecret) want.push({ secretRef: { name: tpl(v.values.extraEnvVarsSecret) } });
+    eq(container().envFrom || [], want, "envFrom");
+    eq(container().lifecycle || {}, v.values.lifecycle || {}, "lifecycle");
+    eq(pod().spec.initContainers || [], v.values.initContainers || [], "initContainers");
+    eq(pod().spec.containers[0].name, "corefork", "corefork is the first container");
+    eq(pod().spec.containers.slice(1), v.values.sidecars || [], "sidecars");
+    eq(deploy().spec.revisionHistoryLimit ?? null, v.values.revisionHistoryLimit ?? null, "revisionHistoryLimit");
+  });
+
+  check(`${variant}: helm test GETs tests.path of the app through its Service`, () => {
+    const t = v.byKind("Pod");
+    if (!v.values.tests.enabled) return eq(t.length, 0, "test pods");
+    const url = t[0].spec.containers[0].command.at(-1);
+    eq(url, `http://${deploy().metadata.name}:${v.values.service.port}${v.values.tests.path}`, "URL");
   });
 
   check(`${variant}: probes GET /readyz (startup, readiness) and /livez (liveness) on the admin port`, () => {
@@ -362,12 +447,18 @@ async function checkVariant(variant) {
     }
   });
 
-  check(`${variant}: terminationGracePeriodSeconds is ${exp.grace} (drain_delay + timeout + margin, rounded up)`, () => {
+  check(`${variant}: terminationGracePeriodSeconds is ${exp.grace} (preStop sleep + drain_delay + timeout + margin rounded up, or the override, which exceeds them)`, () => {
     const got = pod().spec.terminationGracePeriodSeconds;
     const sd = v.values.corefork.shutdown || {};
     const margin = v.values.terminationGracePeriodMargin ?? "5s";
-    const sum = durationMs(sd.drain_delay ?? "5s") + durationMs(sd.timeout ?? "30s") + durationMs(margin);
-    eq(got, Math.ceil(sum / 1000), "computed from the values");
+    const sleepMs = 1000 * (v.values.lifecycle?.preStop?.sleep?.seconds ?? 0);
+    eq(sleepMs, 1000 * (container().lifecycle?.preStop?.sleep?.seconds ?? 0), "preStop sleep rendered");
+    const need = sleepMs + durationMs(sd.drain_delay ?? "5s") + durationMs(sd.timeout ?? "30s");
+    const override = v.values.terminationGracePeriodSeconds;
+    if (override === null || override === undefined) eq(got, Math.ceil((need + durationMs(margin)) / 1000), "computed from the values");
+    else eq(got, override, "the override");
+    // The kubelet's SIGKILL must come after corefork's own deadline.
+    assert(got * 1000 > need || (margin !== undefined && durationMs(margin) === 0 && got * 1000 >= need), `grace ${got}s does not cover ${need}ms`);
     eq(got, exp.grace, "expected");
   });
 
@@ -421,9 +512,14 @@ async function checkVariant(variant) {
     else eq(deploy().spec.replicas, v.values.replicaCount, "replicas");
   });
 
-  check(`${variant}: NOTES.txt rendered`, () => {
+  check(`${variant}: NOTES.txt rendered (grace period, preStop sleep, double-wait warning, no admin port on the Service)`, () => {
     assert(v.notes.includes(`terminationGracePeriodSeconds is ${exp.grace}`), "no grace period in NOTES");
     assert(!v.notes.includes("<no value>"), "<no value> in NOTES");
+    const sleep = v.values.lifecycle?.preStop?.sleep?.seconds ?? 0;
+    eq(v.notes.includes(`preStop sleep ${sleep}s`), sleep > 0, "preStop sleep in NOTES");
+    const both = sleep > 0 && durationMs(v.values.corefork.shutdown?.drain_delay ?? "5s") > 0;
+    eq(v.notes.includes("WARNING: both lifecycle.preStop.sleep"), both, "double-wait warning");
+    assert(v.notes.includes(`port-forward deployment/${deploy().metadata.name} ${adminPort()}:${adminPort()}`), "admin port-forward goes to the pods");
   });
 
   check(`${variant}: yamllint-independent hygiene (no "<no value>", no tabs)`, () => {
@@ -431,10 +527,31 @@ async function checkVariant(variant) {
   });
 
   // ------------------------------------------------ variant-specific checks
+  // Both monitors: endpoints admin (/metrics) and, with metrics.app.mode
+  // port, the app's port at metrics.app.path; the ServiceMonitor through the
+  // metrics Service only, the PodMonitor through container ports.
+  for (const kind of ["ServiceMonitor", "PodMonitor"]) {
+    if (!v.byKind(kind).length) continue;
+    check(`${variant}: ${kind} endpoints: admin /metrics${v.values.metrics.app.mode === "port" ? ` and ${v.values.metrics.app.port} ${v.values.metrics.app.path}` : ""}`, () => {
+      const m = v.one(kind);
+      const eps = kind === "ServiceMonitor" ? m.spec.endpoints : m.spec.podMetricsEndpoints;
+      const want = ["admin /metrics"];
+      if (v.values.metrics.app.mode === "port") want.push(`${v.values.metrics.app.port} ${v.values.metrics.app.path}`);
+      eq(eps.map((e) => `${e.port} ${e.path}`).sort(), want.sort(), "endpoints");
+      if (kind === "ServiceMonitor") {
+        const sel = v.byKind("Service").filter((s) => matches(m.spec.selector.matchLabels, s.metadata.labels));
+        eq(sel.map((s) => s.metadata.name), [`${deploy().metadata.name}-metrics`], "selected Services");
+        for (const e of eps) assert(sel[0].spec.ports.some((p) => p.name === e.port), `${e.port} is not a port of the metrics Service`);
+      } else {
+        const names = pod().spec.containers.flatMap((c) => c.ports || []).map((p) => p.name);
+        for (const e of eps) assert(names.includes(e.port), `${e.port} is not a container port`);
+      }
+    });
+  }
   if (variant === "servicemonitor") {
-    check(`${variant}: ServiceMonitor selects the Service and scrapes its admin port at /metrics`, () => {
+    check(`${variant}: ServiceMonitor selects the metrics Service and scrapes its admin port at /metrics`, () => {
       const sm = v.one("ServiceMonitor");
-      const svc = v.one("Service");
+      const svc = v.byKind("Service").find(isMetricsService);
       eq(sm.apiVersion, "monitoring.coreos.com/v1", "apiVersion");
       assert(matches(sm.spec.selector.matchLabels, svc.metadata.labels), "selector does not match the Service labels");
       eq(sm.spec.namespaceSelector, { matchNames: ["default"] }, "namespaceSelector");
@@ -451,13 +568,13 @@ async function checkVariant(variant) {
       const pm = v.one("PodMonitor");
       eq(pm.apiVersion, "monitoring.coreos.com/v1", "apiVersion");
       assert(matches(pm.spec.selector.matchLabels, pod().metadata.labels), "selector does not match the pod labels");
-      const ep = pm.spec.podMetricsEndpoints[0];
+      const ep = pm.spec.podMetricsEndpoints.find((e) => e.port === "admin");
       assert(container().ports.some((p) => p.name === ep.port), "endpoint port is not a container port name");
       eq([ep.port, ep.path, ep.interval, "scrapeTimeout" in ep], ["admin", "/metrics", "30s", false], "endpoint");
     });
     check(`${variant}: two listeners give two app ports; admin [::]:9300; fullnameOverride`, () => {
       eq(container().ports.map((p) => `${p.name}:${p.containerPort}`), ["http:8000", "grpc:9090", "admin:9300"], "container ports");
-      eq(v.one("Service").spec.ports.map((p) => `${p.name}:${p.port}`), ["http:443", "grpc:9090", "admin:9301"], "Service ports");
+      eq(v.one("Service").spec.ports.map((p) => `${p.name}:${p.port}`), ["http:443", "grpc:9090"], "Service ports (LoadBalancer: no admin)");
       eq(deploy().metadata.name, "shop-api", "name");
       eq(container().image, "registry.example.com/shop/api:2024.11.3", "image");
       assert(!container().startupProbe, "startup probe disabled");
@@ -482,6 +599,84 @@ async function checkVariant(variant) {
       eq(container().resizePolicy, [{ resourceName: "cpu", restartPolicy: "RestartContainer" }], "resizePolicy");
     });
   }
+  if (variant === "k8s-extras") {
+    check(`${variant}: the values asked for are what rendered (spot check of literals)`, () => {
+      eq(deploy().metadata.labels.team, "shop", "commonLabels on the Deployment");
+      eq(pod().metadata.labels["example.com/cost-center"], "4711", "commonLabels on the pods");
+      eq(pod().metadata.labels.tier, "web", "podLabels");
+      eq(v.one("Service").metadata.annotations["example.com/note"], "from service.annotations", "service.annotations win");
+      eq(v.one("ConfigMap").metadata.annotations["example.com/note"], "from commonAnnotations", "commonAnnotations");
+      eq(container().image, "registry.example.com/shop/web@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "image");
+      eq(container().envFrom.map((e) => (e.configMapRef || e.secretRef).name), ["shared-env", "release-name-env", "web-secrets"], "envFrom");
+      eq(pod().spec.initContainers.map((c) => c.name), ["migrate", "log-shipper"], "initContainers");
+      eq(pod().spec.containers.map((c) => c.name), ["corefork", "proxy"], "containers");
+      eq(deploy().spec.revisionHistoryLimit, 3, "revisionHistoryLimit");
+      eq(v.one("Pod").spec.containers[0].command.at(-1), "http://release-name-corefork:80/healthz", "helm test URL");
+    });
+  }
+  if (variant === "prestop-sleep") {
+    check(`${variant}: preStop sleep 10 s, no drain delay in corefork.yaml, grace 35 s`, () => {
+      eq(container().lifecycle, { preStop: { sleep: { seconds: 10 } } }, "lifecycle");
+      eq(cfg().shutdown.drain_delay, "0s", "drain_delay");
+      eq(pod().spec.terminationGracePeriodSeconds, 35, "grace");
+      assert(!("revisionHistoryLimit" in deploy().spec), "revisionHistoryLimit null is left out");
+    });
+  }
+  if (variant === "grace-override") {
+    check(`${variant}: terminationGracePeriodSeconds 120 as given, postStart and preStop hooks rendered`, () => {
+      eq(pod().spec.terminationGracePeriodSeconds, 120, "grace");
+      eq(Object.keys(container().lifecycle).sort(), ["postStart", "preStop"], "hooks");
+      eq(deploy().spec.revisionHistoryLimit, 0, "revisionHistoryLimit 0 kept");
+    });
+  }
+  for (const np of v.byKind("NetworkPolicy")) {
+    check(`${variant}: NetworkPolicy selects the pods, Ingress only, app ports and admin port as configured`, () => {
+      const n = v.values.networkPolicy;
+      assert(matches(np.spec.podSelector.matchLabels, pod().metadata.labels), "podSelector selects no pod");
+      eq(np.spec.policyTypes, ["Ingress"], "policyTypes");
+      const peer = (ns, podl) => {
+        const p = {};
+        if (Object.keys(ns || {}).length) p.namespaceSelector = { matchLabels: ns };
+        if (Object.keys(podl || {}).length || !p.namespaceSelector) p.podSelector = { matchLabels: podl || {} };
+        return [p];
+      };
+      const appRule = { ports: container().ports.filter((p) => p.name !== "admin").map((p) => ({ port: p.name, protocol: "TCP" })) };
+      if (!n.allowExternal) appRule.from = peer(n.ingressNSMatchLabels, n.ingressNSPodMatchLabels);
+      const want = [appRule];
+      const m = n.metrics || {};
+      if (Object.keys(m.ingressNSMatchLabels || {}).length || Object.keys(m.ingressNSPodMatchLabels || {}).length) {
+        const ports = [{ port: "admin", protocol: "TCP" }];
+        if (v.values.metrics.app.mode === "port") ports.push({ port: v.values.metrics.app.port, protocol: "TCP" });
+        want.push({ ports, from: peer(m.ingressNSMatchLabels, m.ingressNSPodMatchLabels) });
+      }
+      want.push(...(n.extraIngress || []));
+      eq(np.spec.ingress, want, "ingress rules");
+      const names = pod().spec.containers.flatMap((c) => c.ports || []).map((p) => p.name);
+      for (const r of np.spec.ingress) for (const p of r.ports || []) assert(typeof p.port === "number" || names.includes(p.port), `port ${p.port} is no container port`);
+      assert(!np.spec.ingress[0].ports.some((p) => p.port === "admin"), "admin port opened with the app's ports");
+    });
+  }
+  if (variant === "networkpolicy") {
+    check(`${variant}: app port from team=shop namespaces, admin from Prometheus pods in monitoring; metrics.app merged into corefork.yaml`, () => {
+      const np = v.one("NetworkPolicy");
+      eq(np.spec.ingress[0].from, [{ namespaceSelector: { matchLabels: { team: "shop" } } }], "app from");
+      eq(np.spec.ingress[1].from, [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } }, podSelector: { matchLabels: { "app.kubernetes.io/name": "prometheus" } } }], "admin from");
+      eq(cfg().metrics, { app: { path: "/internal/metrics", timeout: "3s", max_bytes: "4Mi" } }, "corefork.yaml metrics");
+      eq(v.byKind("Service").find(isMetricsService).spec.ports[0].port, 9000, "metrics Service port");
+      assert(v.notes.includes("merged into corefork's /metrics"), "NOTES on merged metrics");
+    });
+  }
+  if (variant === "app-metrics-port") {
+    check(`${variant}: sidecar exporter port on the metrics Service and in the ServiceMonitor; admin+exporter open to Prometheus pods`, () => {
+      eq(v.byKind("Service").find(isMetricsService).spec.ports.map((p) => `${p.name}:${p.port}`), ["admin:9180", "exporter:9102"], "metrics Service ports");
+      eq(pod().spec.containers.map((c) => c.name), ["corefork", "cache", "exporter"], "containers");
+      eq(v.one("ServiceMonitor").spec.endpoints.map((e) => `${e.port}${e.path}`), ["admin/metrics", "exporter/metrics"], "endpoints");
+      const np = v.one("NetworkPolicy");
+      assert(!("from" in np.spec.ingress[0]), "app ports not open to all (allowExternal)");
+      eq(np.spec.ingress[1], { ports: [{ port: "admin", protocol: "TCP" }, { port: "exporter", protocol: "TCP" }], from: [{ podSelector: { matchLabels: { "app.kubernetes.io/name": "prometheus" } } }] }, "admin rule");
+      assert(!("metrics" in cfg()), "corefork.yaml has no metrics.app in mode port");
+    });
+  }
   if (variant === "env-map") {
     check(`${variant}: no ServiceAccount created, the pod uses "default"`, () => {
       eq(pod().spec.serviceAccountName, "default", "serviceAccountName");
@@ -504,13 +699,14 @@ function checkAcrossVariants() {
 }
 
 function checkChartFiles() {
-  check("Chart.yaml: apiVersion v2, name matches the folder, SemVer version, appVersion", () => {
+  check("Chart.yaml: apiVersion v2, name matches the folder, SemVer version, appVersion, kubeVersion", () => {
     const c = YAML.parse(fs.readFileSync(path.join(chartDir, "Chart.yaml"), "utf8"));
     eq(c.apiVersion, "v2", "apiVersion");
     eq(c.name, path.basename(path.resolve(chartDir)), "name");
     assert(/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.test(c.version), `version ${c.version}`);
     assert(typeof c.appVersion === "string" && c.appVersion, "appVersion");
     eq(c.type ?? "application", "application", "type");
+    eq(c.kubeVersion, ">=1.23.0-0", "kubeVersion (autoscaling/v2, policy/v1; -0 admits vendor builds)");
   });
   check("templates/: only .yaml, .tpl and NOTES.txt (helm lint)", () => {
     const walk = (d) => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : [path.join(d, e.name)]));
@@ -522,7 +718,39 @@ function checkChartFiles() {
   });
 }
 
+// Every .Values.a.b.c a template reads must be a key values.schema.json
+// accepts (the schema refuses unknown keys, so a key it lacks could never be
+// set). Free-form subtrees (securityContext, ...) are not followed.
+function checkSchemaCoversTemplates() {
+  check("values.schema.json accepts every .Values key the templates read", () => {
+    const schema = JSON.parse(fs.readFileSync(path.join(chartDir, "values.schema.json"), "utf8"));
+    const resolve = (n) => (n && n.$ref ? resolve(n.$ref.split("/").slice(1).reduce((o, k) => o[k], schema)) : n);
+    const walk = (d) => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : [path.join(d, e.name)]));
+    const missing = [];
+    let count = 0;
+    for (const f of walk(path.join(chartDir, "templates"))) {
+      const src = fs.readFileSync(f, "utf8");
+      for (const m of src.matchAll(/\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)/g)) {
+        count++;
+        let node = resolve(schema);
+        const keys = m[1].slice(1).split(".");
+        for (const [i, k] of keys.entries()) {
+          if (!node || !node.properties) break; // a free-form subtree
+          if (!(k in node.properties)) {
+            if (node.additionalProperties === false) missing.push(`${path.basename(f)}: .Values.${keys.slice(0, i + 1).join(".")}`);
+            break;
+          }
+          node = resolve(node.properties[k]);
+        }
+      }
+    }
+    assert(count > 50, `only ${count} references found`);
+    assert(missing.length === 0, `not in the schema: ${[...new Set(missing)].join(", ")}`);
+  });
+}
+
 checkChartFiles();
+checkSchemaCoversTemplates();
 for (const variant of variants) await checkVariant(variant);
 checkAcrossVariants();
 process.exit(failures ? 1 : 0);

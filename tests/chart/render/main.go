@@ -2,6 +2,8 @@
 // charts/corefork in tests on machines that have no helm binary.
 //
 // It does what Helm 3's engine does for the features the chart uses:
+//   - Chart.yaml kubeVersion: refused, as Helm does, when -kube-version is
+//     outside its range;
 //   - values: values.yaml, then every -f FILE coalesced over it (maps merge
 //     deeply, lists and scalars are replaced, a null deletes the key); numbers
 //     become float64 as with Helm (values pass through JSON);
@@ -22,6 +24,7 @@
 //
 //	[-strict] [-o FILE] [-notes-out FILE] [-values-out FILE]
 //	[-schema-validator "CMD ARGS"] [-api-versions monitoring.coreos.com/v1,...]
+//	[-kube-version v1.29.0]
 package main
 
 import (
@@ -39,6 +42,7 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/Masterminds/semver/v3"
 	"github.com/Masterminds/sprig/v3"
 	"github.com/xeipuuv/gojsonschema"
 	yaml "gopkg.in/yaml.v2"
@@ -155,6 +159,19 @@ func run(chartDir string, valueFiles []string, name, namespace string, strict bo
 	if valuesOut != "" {
 		if err := os.WriteFile(valuesOut, valuesJSON, 0o644); err != nil {
 			return err
+		}
+	}
+	// Helm refuses a chart whose kubeVersion range excludes the cluster's
+	// (chartutil.IsCompatibleRange), with this message, before it looks at the
+	// values (they are written above all the same, for the tests).
+	if meta.KubeVersion != "" {
+		c, err := semver.NewConstraint(meta.KubeVersion)
+		if err != nil {
+			return fmt.Errorf("Chart.yaml: kubeVersion %q: %v", meta.KubeVersion, err)
+		}
+		v, err := semver.NewVersion(kubeVersion)
+		if err != nil || !c.Check(v) {
+			return fmt.Errorf("chart requires kubeVersion: %s which is incompatible with Kubernetes %s", meta.KubeVersion, kubeVersion)
 		}
 	}
 	schema := filepath.Join(chartDir, "values.schema.json")
