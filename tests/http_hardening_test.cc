@@ -76,12 +76,6 @@ double MsOf(Clock::duration d) {
   return std::chrono::duration<double, std::milli>(d).count();
 }
 
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return -1;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1)))];
-}
-
 int ThreadsOf(pid_t pid) {
   std::string status = ReadFile("/proc/" + std::to_string(pid) + "/status");
   size_t at = status.find("Threads:");

@@ -1,8 +1,9 @@
 // Whole-binary tests of steering (net/steering.h, docs/architecture.md):
 // a line from a chosen loopback source port reaches that slot's worker;
 // new connections avoid a slot whose worker is dead or still starting;
-// scaling down under load drops nothing; `steering.mode: off` leaves the
-// choice to the kernel.
+// scaling down under load drops nothing; kill -9 of a worker every second
+// loses nothing but what that worker already held, at a p99 within 2x of
+// the undisturbed one; `steering.mode: off` leaves the choice to the kernel.
 #include "net/steering.h"
 
 #include <arpa/inet.h>
@@ -14,9 +15,15 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <random>
+#include <set>
+#include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "support/admin_fixture.h"
+#include "support/dropin.h"
 #include "support/http.h"
 #include "support/load.h"
 #include "support/proc.h"
@@ -33,8 +40,47 @@ size_t LiveChildren(pid_t parent) {
   return n;
 }
 
+// The peer ports of the TCP connections `pid` has open: for a worker, the
+// client ports of the connections it accepted and has not closed. Read
+// while it is stopped (SIGSTOP), this is exactly what its death can lose.
+std::set<int> PeerPortsOf(pid_t pid) {
+  std::set<std::string> inodes;
+  const std::string fd_dir = "/proc/" + std::to_string(pid) + "/fd/";
+  for (int fd : OpenFds(pid)) {
+    char target[128];
+    ssize_t n = readlink((fd_dir + std::to_string(fd)).c_str(), target,
+                         sizeof target - 1);
+    if (n <= 0) continue;
+    std::string link(target, static_cast<size_t>(n));
+    if (link.rfind("socket:[", 0) == 0) {
+      inodes.insert(link.substr(8, link.size() - 9));
+    }
+  }
+  std::set<int> ports;
+  for (const char* table : {"/net/tcp", "/net/tcp6"}) {
+    std::ifstream in("/proc/" + std::to_string(pid) + table);
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      // sl local rem st tx:rx tr:when retrnsmt uid timeout inode
+      std::istringstream fields(line);
+      std::string sl, local, remote, skip, inode;
+      fields >> sl >> local >> remote;
+      for (int i = 0; i < 6; ++i) fields >> skip;
+      fields >> inode;
+      if (!inodes.count(inode)) continue;
+      ports.insert(
+          std::stoi(remote.substr(remote.rfind(':') + 1), nullptr, 16));
+    }
+  }
+  return ports;
+}
+
 class SteeringTest : public AdminTest {
  protected:
+  // The kill -9 churn below, against corefork `cf` serving `app`.
+  void KillNineEverySecond(Process& cf, const std::string& app);
+
   // Line ports of our own, so tests running side by side do not share them.
   int line_base() const { return 21000 + (getpid() % 600) * 16; }
   std::string SteeringYaml(const std::string& mode = "auto") const {
@@ -172,6 +218,110 @@ TEST_F(SteeringTest, ScalingDownAndUpUnderLoadFailsNoRequest) {
             << total.Summary() << "\n";
   EXPECT_EQ(total.failed, 0u) << total.Summary();
   EXPECT_TRUE(cf.Running());
+}
+
+// Issue 11: kill -9 a worker every second for 20 s under load. Each victim
+// is stopped first and the connections it holds are noted: those are the
+// only requests its death may fail (no design without a proxy can save a
+// request a process has read and not answered). Every other request must
+// succeed: new connections are not steered to the dead slot, and the ones
+// queued on it wait for the replacement, which starts at once after a good
+// run. p99 stays within 2x of the undisturbed p99 of the same load. (The
+// load is closed-loop, like wrk's: a stalled connection delays one request,
+// not every request that would have arrived meanwhile.)
+void SteeringTest::KillNineEverySecond(Process& cf, const std::string& app) {
+  LoadOptions options;
+  options.port = app_port();
+  options.keepalive_threads = 2;
+  options.close_threads = 6;
+  options.max_duration = milliseconds(60000);
+
+  LoadGenerator calm(options);
+  calm.Start();
+  std::this_thread::sleep_for(milliseconds(5000));  // the load's length
+  LoadStats calm_stats = calm.Stop();
+  ASSERT_EQ(calm_stats.failed, 0u) << calm_stats.Summary();
+  const double calm_p99 = Percentile(calm.Latencies(), 0.99);
+
+  struct Kill {
+    Clock::time_point at;
+    std::set<int> held;
+  };
+  std::vector<Kill> kills;
+  std::mt19937 pick(static_cast<unsigned>(getpid()));
+  LoadGenerator churn(options);
+  churn.Start();
+  auto next = Clock::now();
+  for (int second = 0; second < 20; ++second) {
+    next += milliseconds(1000);
+    std::this_thread::sleep_until(next);  // the schedule: one kill a second
+    std::vector<pid_t> live;
+    for (pid_t c : ChildrenOf(cf.pid())) {
+      if (!GoneOrZombie(c)) live.push_back(c);
+    }
+    if (live.empty()) continue;
+    const pid_t victim = live[pick() % live.size()];
+    if (kill(victim, SIGSTOP) != 0) continue;
+    ASSERT_TRUE(PollUntil([&] { return ProcState(victim) == 'T'; },
+                          milliseconds(2000), milliseconds(1)))
+        << "pid " << victim << " did not stop";
+    kills.push_back({Clock::now(), PeerPortsOf(victim)});
+    ASSERT_EQ(kill(victim, SIGKILL), 0);
+  }
+  LoadStats total = churn.Stop();
+  const double churn_p99 = Percentile(churn.Latencies(), 0.99);
+
+  size_t held = 0, unexplained = 0;
+  std::string first;
+  for (const LoadFailure& f : total.failures) {
+    bool explained = false;
+    for (const Kill& k : kills) {
+      explained |= f.connected_at <= k.at && k.at <= f.failed_at &&
+                   k.held.count(f.local_port) > 0;
+    }
+    if (explained) {
+      ++held;
+    } else if (++unexplained == 1) {
+      first = f.error + " (port " + std::to_string(f.local_port) + ")";
+    }
+  }
+  std::cout << "[ figures  ] " << app
+            << ", kill -9 every second: " << kills.size()
+            << " kills, ok=" << total.ok << " failed=" << total.failed
+            << " (held by the victim: " << held << ", other: " << unexplained
+            << "), p99 " << churn_p99 << " ms vs undisturbed " << calm_p99
+            << " ms\n";
+  EXPECT_GE(kills.size(), 18u);
+  EXPECT_LT(total.failures.size(), LoadStats::kMaxFailures)
+      << "more failures than recorded: the accounting is incomplete";
+  EXPECT_EQ(unexplained, 0u) << "first: " << first << "\n" << cf.Stderr();
+  EXPECT_LE(churn_p99, 2 * calm_p99);
+  EXPECT_GT(total.ok, calm_stats.ok)
+      << "20 s of churn served less than 5 s calm";
+  EXPECT_TRUE(cf.Running()) << "kills from outside never make corefork give up";
+}
+
+TEST_F(SteeringTest, KillNineEverySecondFailsOnlyWhatTheVictimHeld) {
+  Process& cf = StartWith(SteeringYaml(), 2, {HELLO_BIN});
+  CoreforkStatus st;
+  ASSERT_TRUE(WaitAllReady(cf, 2, milliseconds(10000), &st)) << st.raw;
+  KillNineEverySecond(cf, "hello");
+}
+
+// The same with an unmodified Express app, which takes 0.3-1 s to start:
+// kills often hit a worker still starting, and none of that may make
+// corefork give up (max_failures counts the app's own failures only).
+TEST_F(SteeringTest, KillNineEverySecondUnderAnExpressApp) {
+  if (std::string missing = MissingAppDeps(AppNeeds::kNodeModules);
+      !missing.empty()) {
+    GTEST_SKIP() << missing;
+  }
+  Process& cf = StartWith(
+      SteeringYaml(), 2,
+      Sh("cd " + ShellQuote(AppsDir()) + " && exec node metrics_app.js"));
+  CoreforkStatus st;
+  ASSERT_TRUE(WaitAllReady(cf, 2, milliseconds(30000), &st)) << st.raw;
+  KillNineEverySecond(cf, "express");
 }
 
 TEST_F(SteeringTest, OffLeavesTheChoiceToTheKernel) {

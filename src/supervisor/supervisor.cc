@@ -349,12 +349,28 @@ void Supervisor::OnUnexpectedExit(const Worker& worker, int status) {
     ready_for =
         std::chrono::duration_cast<milliseconds>(now_ - *worker.ready_at);
   }
-  ScheduleRestart(slot, ready_for, what);
+  ScheduleRestart(slot, ready_for, CauseOf(worker, status), what);
+}
+
+RestartBackoff::Cause Supervisor::CauseOf(const Worker& worker, int status) {
+  if (!worker.fail_reason.empty() || worker.aborted || !WIFSIGNALED(status)) {
+    return RestartBackoff::Cause::kApp;
+  }
+  switch (WTERMSIG(status)) {
+    case SIGKILL:
+    case SIGTERM:
+    case SIGINT:
+    case SIGHUP:
+      return RestartBackoff::Cause::kOutside;
+    default:  // SIGSEGV, SIGABRT, SIGBUS, ...: the app crashed
+      return RestartBackoff::Cause::kApp;
+  }
 }
 
 void Supervisor::ScheduleRestart(Slot& slot, milliseconds ready_for,
+                                 RestartBackoff::Cause cause,
                                  const std::string& what) {
-  std::optional<Duration> delay = slot.backoff.OnExit(ready_for);
+  std::optional<Duration> delay = slot.backoff.OnExit(ready_for, cause);
   if (!delay) {
     spdlog::error("{}; slot {} failed {} times in a row, giving up{}", what,
                   slot.id, slot.backoff.consecutive_failures(),
@@ -366,8 +382,11 @@ void Supervisor::ScheduleRestart(Slot& slot, milliseconds ready_for,
   if (delay->count() == 0) {
     spdlog::warn("{}; restarting now", what);
   } else {
-    spdlog::warn("{}; restarting in {} ({} failures in a row)", what,
-                 FormatDuration(*delay), slot.backoff.consecutive_failures());
+    spdlog::warn(
+        "{}; restarting in {} ({} restarts in a row, {} of them "
+        "failures of the app)",
+        what, FormatDuration(*delay), slot.backoff.streak(),
+        slot.backoff.consecutive_failures());
   }
   slot.restart_at = now_ + *delay;
 }
@@ -477,7 +496,7 @@ Supervisor::Worker* Supervisor::StartWorker(Slot& slot, bool successor) {
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
     ScheduleRestart(
-        slot, milliseconds(0),
+        slot, milliseconds(0), RestartBackoff::Cause::kApp,
         PosixError("worker " + std::to_string(slot.id) + ": pipe").message());
     return nullptr;
   }
@@ -510,7 +529,7 @@ Supervisor::Worker* Supervisor::StartWorker(Slot& slot, bool successor) {
     } else if (successor) {
       AbortReload("cannot start the new worker: " + pid.status().message());
     } else {
-      ScheduleRestart(slot, milliseconds(0),
+      ScheduleRestart(slot, milliseconds(0), RestartBackoff::Cause::kApp,
                       "worker " + std::to_string(slot.id) +
                           " failed to start: " + pid.status().message());
     }

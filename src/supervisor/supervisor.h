@@ -128,8 +128,10 @@ class Supervisor {
   void OnSignal(int signo);
   void OnWorkerExit(pid_t pid, int status);
   void OnUnexpectedExit(const Worker& worker, int status);
+  // Whether an unexpected exit was the app's doing or a kill from outside.
+  static RestartBackoff::Cause CauseOf(const Worker& worker, int status);
   void ScheduleRestart(Slot& slot, std::chrono::milliseconds ready_for,
-                       const std::string& what);
+                       RestartBackoff::Cause cause, const std::string& what);
   Worker* StartWorker(Slot& slot, bool successor);
   std::vector<std::string> WorkerEnvironment(const Slot& slot) const;
   void EnforceWorkerDeadline(Worker& worker);

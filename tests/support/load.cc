@@ -113,8 +113,13 @@ class Client {
     uses_ = 0;
   }
 
+  // The connection the last Get used (kept after it is closed).
+  int local_port() const { return local_port_; }
+  Clock::time_point connected_at() const { return connected_at_; }
+
  private:
   bool Connect(Clock::time_point deadline, std::string* error) {
+    local_port_ = 0;
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(options_.port));
@@ -153,6 +158,13 @@ class Client {
       }
     }
     uses_ = 0;
+    sockaddr_in local{};
+    socklen_t len = sizeof local;
+    local_port_ =
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &len) == 0
+            ? ntohs(local.sin_port)
+            : 0;
+    connected_at_ = Clock::now();
     return true;
   }
 
@@ -182,6 +194,8 @@ class Client {
   const bool keep_alive_;
   int fd_ = -1;
   int uses_ = 0;  // answers received on this connection
+  int local_port_ = 0;
+  Clock::time_point connected_at_{};
 };
 
 }  // namespace
@@ -239,6 +253,18 @@ void LoadGenerator::Record(bool ok, pid_t pid, const std::string& error) {
   }
 }
 
+std::vector<double> LoadGenerator::Latencies() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return latencies_;
+}
+
+void LoadGenerator::RecordFailure(LoadFailure failure) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stats_.failures.size() < LoadStats::kMaxFailures) {
+    stats_.failures.push_back(std::move(failure));
+  }
+}
+
 void LoadGenerator::Run(bool keep_alive) {
   Client client(options_, keep_alive);
   const auto end = Clock::now() + options_.max_duration;
@@ -250,6 +276,7 @@ void LoadGenerator::Run(bool keep_alive) {
       std::lock_guard<std::mutex> lock(mu_);
       ++stats_.sent;
     }
+    const Clock::time_point started = Clock::now();
     Client::Outcome outcome = client.Get(&status, &body, &error);
     if (outcome == Client::Outcome::kStale) {
       {
@@ -268,11 +295,19 @@ void LoadGenerator::Run(bool keep_alive) {
     if (outcome == Client::Outcome::kOk && status == 200) {
       std::optional<HelloReply> hello = ParseHello(body);
       Record(true, hello ? hello->pid : -1, "");
+      std::lock_guard<std::mutex> lock(mu_);
+      if (latencies_.size() < kMaxLatencies) {
+        latencies_.push_back(
+            std::chrono::duration<double, std::milli>(Clock::now() - started)
+                .count());
+      }
     } else {
       if (outcome == Client::Outcome::kOk) {
         error = "status " + std::to_string(status) + ": " + body;
       }
       Record(false, -1, std::string(kind) + ": " + error);
+      RecordFailure({client.local_port(), client.connected_at(), Clock::now(),
+                     std::string(kind) + ": " + error});
     }
   }
 }

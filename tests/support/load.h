@@ -40,6 +40,15 @@ struct LoadOptions {
   Millis max_duration{30000};  // threads stop by themselves after this
 };
 
+// A request that failed, with the client's end of its connection: who had
+// the other end can be told from the server's side (/proc/PID/net/tcp).
+struct LoadFailure {
+  int local_port = 0;              // 0: the connection was never made
+  Clock::time_point connected_at;  // when its connection was made
+  Clock::time_point failed_at;
+  std::string error;
+};
+
 struct LoadStats {
   uint64_t sent = 0;     // requests written, retries included
   uint64_t ok = 0;       // answered 200
@@ -47,7 +56,9 @@ struct LoadStats {
   uint64_t retried = 0;  // reused keep-alive connection closed unanswered
   std::map<pid_t, uint64_t> ok_by_pid;  // from examples/hello's body
   std::vector<std::string> errors;      // the first few failures, described
-  std::string Summary() const;          // "sent=... ok=... failed=..."
+  std::vector<LoadFailure> failures;    // the first kMaxFailures of them
+  static constexpr size_t kMaxFailures = 10'000;
+  std::string Summary() const;  // "sent=... ok=... failed=..."
 };
 
 class LoadGenerator {
@@ -60,16 +71,22 @@ class LoadGenerator {
   void Start();
   LoadStats Snapshot() const;
   LoadStats Stop();  // joins the threads; the final numbers
+  // Milliseconds from request written to answer read, of every request
+  // answered 200 (the first kMaxLatencies). Call after Stop().
+  std::vector<double> Latencies() const;
+  static constexpr size_t kMaxLatencies = 4'000'000;
 
  private:
   void Run(bool keep_alive);
   void Record(bool ok, pid_t pid, const std::string& error);
+  void RecordFailure(LoadFailure failure);
 
   LoadOptions options_;
   std::atomic<bool> stop_{false};
   std::vector<std::thread> threads_;
   mutable std::mutex mu_;
-  LoadStats stats_;  // guarded by mu_
+  LoadStats stats_;                // guarded by mu_
+  std::vector<double> latencies_;  // guarded by mu_
 };
 
 }  // namespace corefork::harness

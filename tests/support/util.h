@@ -20,6 +20,9 @@ using Millis = std::chrono::milliseconds;
 // "what: strerror(err)".
 std::string Errno(const std::string& what, int err = errno);
 
+// The value at quantile p (0..1) of v, nearest rank; -1 for no values.
+double Percentile(std::vector<double> v, double p);
+
 // Calls `pred` every `interval` until it returns true or `timeout` passed.
 // Returns the last result of `pred` (checked once more at the deadline).
 bool PollUntil(const std::function<bool()>& pred, Millis timeout,
