@@ -23,6 +23,7 @@
 #include "admin/job_routes.h"
 #include "cgroup/cgroup.h"
 #include "cgroup/sizing.h"
+#include "client/commands.h"
 #include "config/config.h"
 #include "config/values.h"
 #include "loop/commands.h"
@@ -278,13 +279,19 @@ int Main(int argc, char** argv) {
       return CheckConfig(invocation);
     case Invocation::Mode::kDetect:
     case Invocation::Mode::kRun:
+    case Invocation::Mode::kClient:
       break;
   }
 
   Config config;
-  // Only run mode requires a command; detect just needs the sizing keys.
+  // Only run mode requires a command; detect just needs the sizing keys and
+  // the client commands the addresses.
   if (!LoadConfig(invocation, EnvironmentStrings(), &config, &errors)) {
     return PrintErrors(errors);
+  }
+  // A client finds corefork as the server would, from the same config.
+  if (invocation.mode == Invocation::Mode::kClient) {
+    return RunClientCommand(invocation, config);
   }
   Status s = SetupLogging(config.log.format, config.log.level);
   if (!s.ok()) {

@@ -24,8 +24,6 @@ FROM node:20-bookworm-slim
 # The bundle: bin/corefork plus the libraries it needs beyond glibc, found
 # through its $ORIGIN/../lib rpath. No apt-get, no LD_LIBRARY_PATH.
 COPY --from=corefork /opt/corefork /opt/corefork
-# The curl-free health probe (bash /dev/tcp), for HEALTHCHECK below.
-COPY --from=corefork /usr/local/bin/corefork-probe /usr/local/bin/corefork-probe
 
 WORKDIR /app
 COPY examples/node/package.json examples/node/server.js ./
@@ -48,7 +46,7 @@ EXPOSE 8080 9180
 STOPSIGNAL SIGTERM
 # Docker/Podman only; Kubernetes ignores it (use the chart's probes).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-  CMD ["/usr/local/bin/corefork-probe", "/readyz"]
+  CMD ["/opt/corefork/bin/corefork", "probe", "readyz"]
 # Node is started directly (not through npm) so SIGTERM reaches node itself.
 # corefork's options stay out of ENTRYPOINT's tail: CMD (or the chart's args)
 # may carry options too, e.g. CMD ["--workers", "2", "--", "node", "x.js"].

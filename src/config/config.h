@@ -230,11 +230,22 @@ struct ConfigError {
 
 // What the command line asks for.
 struct Invocation {
-  enum class Mode { kRun, kDetect, kCheckConfig, kHelp, kVersion };
+  enum class Mode { kRun, kDetect, kCheckConfig, kHelp, kVersion, kClient };
   Mode mode = Mode::kRun;
   std::string config_path;  // --config FILE, or check-config's FILE
-  bool json = false;        // detect --json
-  std::string root = "/";   // detect --root DIR (also accepted for run)
+  bool json = false;        // detect --json, status/jobs/run --json
+  // A client command (`corefork status`, `reload`, `scale`, `jobs`, `run`,
+  // `cancel`, `probe`; docs/cli.md): talks to a running corefork.
+  struct Client {
+    std::string name;      // "status", "reload", ...
+    std::string argument;  // scale's N|+N|-N, run's JOB, cancel's RUN,
+                           // probe's livez|readyz; "" when not given
+    std::string socket;    // --socket PATH; "" = found as the server does
+    bool wait = false;     // reload --wait, run --wait
+    std::optional<std::string> input;  // run --input FILE, "-" = stdin
+  };
+  Client client;           // Mode::kClient
+  std::string root = "/";  // detect --root DIR (also accepted for run)
   // Flag values not yet merged; applied last by LoadConfig.
   std::vector<std::pair<std::string, std::string>> flag_overrides;
   std::vector<std::string> command;  // after "--"

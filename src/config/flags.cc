@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +34,7 @@ class ArgParser {
   void ParseRun(int first);
   void ParseDetect(int first);
   void ParseCheckConfig(int first);
+  void ParseClient(int first, std::string_view command);
 
  private:
   // One "--name[=value]" argument, split.
@@ -54,6 +56,9 @@ class ArgParser {
   void Unknown(std::string_view name,
                const std::vector<std::string_view>& known);
   void RejectOptionAsCommand();
+  // A client command's positional argument; false when it is not one.
+  bool TakeClientArgument(std::string_view command, std::string_view arg);
+  void CheckClientArgument(std::string_view command);
 
   int argc_;
   char** argv_;
@@ -211,6 +216,151 @@ void ArgParser::ParseCheckConfig(int first) {
     Error("check-config: missing FILE (corefork check-config FILE)");
 }
 
+// What each client command accepts (docs/cli.md).
+struct ClientSpec {
+  std::string_view name;
+  std::vector<std::string_view> options;  // besides --help
+  std::string_view argument;              // "" = none; else its usage name
+  bool argument_required;
+};
+
+const std::vector<ClientSpec>& ClientSpecs() {
+  static const std::vector<ClientSpec> kSpecs = {
+      {"status", {"--json", "--socket", "--admin", "--config"}, "", false},
+      {"reload", {"--wait", "--socket", "--admin", "--config"}, "", false},
+      {"scale", {"--socket", "--admin", "--config"}, "N|+N|-N", true},
+      {"jobs", {"--json", "--socket", "--config"}, "", false},
+      {"run",
+       {"--wait", "--input", "--json", "--socket", "--config"},
+       "JOB",
+       true},
+      {"cancel", {"--socket", "--config"}, "RUN", true},
+      {"probe", {"--admin", "--config"}, "livez|readyz", false},
+  };
+  return kSpecs;
+}
+
+const ClientSpec* FindClientSpec(std::string_view name) {
+  for (const ClientSpec& spec : ClientSpecs()) {
+    if (spec.name == name) return &spec;
+  }
+  return nullptr;
+}
+
+// "3", "+2", "-1": scale's count (absolute or relative), at most 4 digits.
+bool IsScaleCount(std::string_view arg) {
+  if (!arg.empty() && (arg[0] == '+' || arg[0] == '-')) arg.remove_prefix(1);
+  if (arg.empty() || arg.size() > 4) return false;
+  for (char c : arg) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+bool ArgParser::TakeClientArgument(std::string_view command,
+                                   std::string_view arg) {
+  const ClientSpec* spec = FindClientSpec(command);
+  if (spec->argument.empty()) {
+    Error(fmt::format("{}: unexpected argument \"{}\"", command, arg));
+    return true;
+  }
+  if (!out_->client.argument.empty()) {
+    Error(fmt::format("{}: unexpected argument \"{}\" (one {} only)", command,
+                      arg, spec->argument));
+    return true;
+  }
+  out_->client.argument = std::string(arg);
+  return true;
+}
+
+void ArgParser::CheckClientArgument(std::string_view command) {
+  const ClientSpec* spec = FindClientSpec(command);
+  const std::string& arg = out_->client.argument;
+  if (arg.empty()) {
+    if (spec->argument_required) {
+      Error(fmt::format("{}: missing {} (corefork {} {})", command,
+                        spec->argument, command, spec->argument));
+    }
+    return;
+  }
+  if (command == "scale" && !IsScaleCount(arg)) {
+    Error(fmt::format(
+        "scale: expected N, +N or -N (a worker count), got \"{}\"", arg));
+  } else if (command == "cancel" &&
+             (arg.size() > 19 ||
+              arg.find_first_not_of("0123456789") != std::string::npos ||
+              arg == std::string(arg.size(), '0'))) {
+    Error(fmt::format("cancel: expected a run id (a number > 0), got \"{}\"",
+                      arg));
+  } else if (command == "probe") {
+    std::string_view what = arg;
+    if (what.starts_with('/')) what.remove_prefix(1);
+    if (what != "livez" && what != "readyz") {
+      Error(fmt::format("probe: expected livez or readyz, got \"{}\"", arg));
+    } else {
+      out_->client.argument = std::string(what);
+    }
+  }
+}
+
+void ArgParser::ParseClient(int first, std::string_view command) {
+  out_->mode = Invocation::Mode::kClient;
+  out_->client.name = std::string(command);
+  const ClientSpec* spec = FindClientSpec(command);
+  std::vector<std::string_view> known = spec->options;
+  known.push_back("--help");
+  bool options_done = false;
+  for (next_ = first; next_ < argc_;) {
+    std::string_view arg = argv_[next_++];
+    // `scale -1` is a count, not an option.
+    if (options_done || !IsOption(arg) ||
+        (command == "scale" && IsScaleCount(arg))) {
+      TakeClientArgument(command, arg);
+      continue;
+    }
+    if (arg == "--") {
+      options_done = true;
+      continue;
+    }
+    Option option = Split(arg);
+    if (HandleCommon(option)) return;
+    if (std::find(known.begin(), known.end(), option.name) == known.end()) {
+      Unknown(option.name, known);
+      continue;
+    }
+    if (option.name == "--json" || option.name == "--wait") {
+      RejectValue(option);
+      (option.name == "--json" ? out_->json : out_->client.wait) = true;
+      continue;
+    }
+    // --input - (stdin) is a value, not a forgotten one.
+    std::optional<std::string> value;
+    if (option.name == "--input" && !option.inline_value && next_ < argc_ &&
+        std::string_view(argv_[next_]) == "-") {
+      value = argv_[next_++];
+    } else {
+      value = TakeValue(option);
+    }
+    if (!value) continue;
+    if (value->empty()) {
+      Error(fmt::format("option {} needs a value", option.name));
+    } else if (option.name == "--socket") {
+      out_->client.socket = *value;
+    } else if (option.name == "--config") {
+      out_->config_path = *value;
+    } else if (option.name == "--input") {
+      out_->client.input = *value;
+    } else if (option.name == "--admin") {
+      out_->flag_overrides.emplace_back("admin", *value);
+    }
+  }
+  CheckClientArgument(command);
+}
+
+bool IsClientCommand(std::string_view word) {
+  return FindClientSpec(word) != nullptr;
+}
+
 }  // namespace
 
 bool ParseCommandLine(int argc, char** argv, Invocation* out,
@@ -225,6 +375,8 @@ bool ParseCommandLine(int argc, char** argv, Invocation* out,
     parser.ParseDetect(2);
   } else if (first == "check-config") {
     parser.ParseCheckConfig(2);
+  } else if (IsClientCommand(first)) {
+    parser.ParseClient(2, first);
   } else {
     parser.ParseRun(1);
   }
@@ -235,6 +387,7 @@ std::string UsageText() {
   return R"(Usage: corefork [OPTIONS] [--] COMMAND [ARGS...]
        corefork detect [--root DIR] [--config FILE] [--json]
        corefork check-config FILE
+       corefork status|reload|scale|jobs|run|cancel|probe ... (see below)
 
 Runs COMMAND as a pool of prefork workers, as many as the container's CPU
 limit allows, all serving one port: an app that binds PORT itself gets its
@@ -271,6 +424,24 @@ Subcommands:
   detect        show the CPU and memory limits found and the worker count
                 they give (--json for a machine-readable object)
   check-config  validate FILE and exit
+
+Client commands (talk to a running corefork; docs/cli.md):
+  status [--json]              workers: pid, state, uptime, restarts, CPU%, RSS,
+                               last exit; and a jobs summary
+  reload [--wait]              rolling restart (--wait: until it is done)
+  scale N|+N|-N                set, add or remove workers
+  jobs [--json]                every job, its triggers and last result
+  run JOB [--wait] [--input FILE|-] [--json]
+                               start a run (--wait: print its output and exit
+                               0 if it succeeded)
+  cancel RUN                   cancel a queued or running run
+  probe [livez|readyz]         exit 0 when the admin port answers 200, else 1
+                               (default readyz; for HEALTHCHECK)
+  They reach the control socket (--socket PATH, else control.socket from
+  --config or $COREFORK_CONFIG, else $COREFORK_CONTROL_SOCKET, else the
+  default) and the admin port (--admin ADDR:PORT, else the `admin` setting).
+  Exit codes: 0 ok, 1 refused or failed, 2 usage, 69 nothing answers.
+  A program named like a client command runs as `corefork -- NAME`.
 
 See docs/configuration.md for the config file.
 )";

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -230,6 +231,160 @@ TEST(FlagsTest, UsageMentionsEveryFlag) {
                             "--version", "check-config", "detect", "--"}) {
     EXPECT_NE(usage.find(other), std::string::npos) << other;
   }
+}
+
+}  // namespace
+}  // namespace corefork
+
+namespace corefork {
+namespace {
+
+TEST(FlagsTest, ClientCommandsParseTheirArgumentsAndOptions) {
+  struct Case {
+    const char* name;
+    Strings args;
+    std::string command;
+    std::string argument;
+    std::string socket;
+    bool wait;
+    bool json;
+    std::optional<std::string> input;
+    Overrides overrides;
+  };
+  const Case cases[] = {
+      {"status", {"status"}, "status", "", "", false, false, {}, {}},
+      {"status json admin",
+       {"status", "--json", "--admin", "127.0.0.1:1"},
+       "status",
+       "",
+       "",
+       false,
+       true,
+       {},
+       {{"admin", "127.0.0.1:1"}}},
+      {"reload wait socket",
+       {"reload", "--wait", "--socket=/s.sock"},
+       "reload",
+       "",
+       "/s.sock",
+       true,
+       false,
+       {},
+       {}},
+      {"scale absolute",
+       {"scale", "3"},
+       "scale",
+       "3",
+       "",
+       false,
+       false,
+       {},
+       {}},
+      {"scale up", {"scale", "+2"}, "scale", "+2", "", false, false, {}, {}},
+      {"scale down is not an option",
+       {"scale", "-1", "--socket", "/x"},
+       "scale",
+       "-1",
+       "/x",
+       false,
+       false,
+       {},
+       {}},
+      {"jobs json", {"jobs", "--json"}, "jobs", "", "", false, true, {}, {}},
+      {"run wait stdin",
+       {"run", "fib", "--wait", "--input", "-"},
+       "run",
+       "fib",
+       "",
+       true,
+       false,
+       std::string("-"),
+       {}},
+      {"run input file first",
+       {"run", "--input=/tmp/in", "fib"},
+       "run",
+       "fib",
+       "",
+       false,
+       false,
+       std::string("/tmp/in"),
+       {}},
+      {"cancel", {"cancel", "42"}, "cancel", "42", "", false, false, {}, {}},
+      {"probe default", {"probe"}, "probe", "", "", false, false, {}, {}},
+      {"probe path form",
+       {"probe", "/livez", "--admin", "[::1]:9180"},
+       "probe",
+       "livez",
+       "",
+       false,
+       false,
+       {},
+       {{"admin", "[::1]:9180"}}},
+  };
+  for (const Case& c : cases) {
+    Parsed p = Parse(c.args);
+    ASSERT_TRUE(p.ok) << c.name << ": " << ::testing::PrintToString(p.errors);
+    const Invocation& inv = p.invocation;
+    EXPECT_EQ(inv.mode, Invocation::Mode::kClient) << c.name;
+    EXPECT_EQ(inv.client.name, c.command) << c.name;
+    EXPECT_EQ(inv.client.argument, c.argument) << c.name;
+    EXPECT_EQ(inv.client.socket, c.socket) << c.name;
+    EXPECT_EQ(inv.client.wait, c.wait) << c.name;
+    EXPECT_EQ(inv.json, c.json) << c.name;
+    EXPECT_EQ(inv.client.input, c.input) << c.name;
+    EXPECT_EQ(inv.flag_overrides, c.overrides) << c.name;
+  }
+}
+
+TEST(FlagsTest, ClientCommandsRefuseBadArgumentsWithOneClearError) {
+  struct Case {
+    Strings args;
+    std::string error;
+  };
+  const Case cases[] = {
+      {{"scale"},
+       "command line: scale: missing N|+N|-N (corefork scale N|+N|-N)"},
+      {{"scale", "many"},
+       "command line: scale: expected N, +N or -N (a worker count), got "
+       "\"many\""},
+      {{"scale", "2", "3"},
+       "command line: scale: unexpected argument \"3\" (one N|+N|-N only)"},
+      {{"run"}, "command line: run: missing JOB (corefork run JOB)"},
+      {{"run", "fib", "--input"}, "command line: option --input needs a value"},
+      {{"cancel", "0"},
+       "command line: cancel: expected a run id (a number > 0), got \"0\""},
+      {{"cancel", "x1"},
+       "command line: cancel: expected a run id (a number > 0), got \"x1\""},
+      {{"probe", "metrics"},
+       "command line: probe: expected livez or readyz, got \"metrics\""},
+      {{"status", "extra"},
+       "command line: status: unexpected argument \"extra\""},
+      {{"jobs", "--wait"}, "command line: unknown option --wait (see --help)"},
+      {{"reload", "--wait=yes"}, "command line: option --wait takes no value"},
+  };
+  for (const Case& c : cases) {
+    Parsed p = Parse(c.args);
+    EXPECT_FALSE(p.ok) << c.args[0];
+    ASSERT_EQ(p.errors.size(), 1u) << ::testing::PrintToString(c.args) << ": "
+                                   << ::testing::PrintToString(p.errors);
+    EXPECT_EQ(p.errors[0], c.error) << ::testing::PrintToString(c.args);
+  }
+}
+
+TEST(FlagsTest, ClientCommandNamesAreProgramsAfterOptionsOrDoubleDash) {
+  Parsed p = Parse({"--", "status"});
+  ASSERT_TRUE(p.ok);
+  EXPECT_EQ(p.invocation.mode, Invocation::Mode::kRun);
+  EXPECT_EQ(p.invocation.command, Strings({"status"}));
+  p = Parse({"--workers", "2", "run"});
+  ASSERT_TRUE(p.ok);
+  EXPECT_EQ(p.invocation.mode, Invocation::Mode::kRun);
+  EXPECT_EQ(p.invocation.command, Strings({"run"}));
+  p = Parse({"status", "--help"});
+  ASSERT_TRUE(p.ok);
+  EXPECT_EQ(p.invocation.mode, Invocation::Mode::kHelp);
+  EXPECT_NE(UsageText().find("corefork status|reload|scale"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -118,6 +118,10 @@ Status CheckPrivateDirectory(const std::string& dir, uid_t uid,
   return Status::Ok();
 }
 
+std::string DefaultControlSocketPath() {
+  return ChooseDefaultDirectory().path + "/control.sock";
+}
+
 Result<RuntimePaths> PrepareRuntimePaths(const std::string& control_socket) {
   RuntimePaths paths;
   const char* env = std::getenv("COREFORK_CONTROL_SOCKET");

@@ -33,6 +33,11 @@ struct RuntimePaths {
 // An explicitly configured path is the user's choice and is not checked.
 Result<RuntimePaths> PrepareRuntimePaths(const std::string& control_socket);
 
+// The control socket in the default directory above, chosen the same way
+// but neither created nor required to be safe: for the client commands,
+// which only connect (the server refuses to listen in an unsafe directory).
+std::string DefaultControlSocketPath();
+
 // Why `dir` is unsafe to hold corefork's sockets, or OK: it must be a
 // directory (a symlink is refused: checked on an O_NOFOLLOW fd), owned by
 // `uid`, with none of `forbidden_mode` bits (e.g. 077) set.

@@ -322,6 +322,10 @@ corefork.env: the container's environment.
       divisor: 1m
 - name: COREFORK_CONTROL_SOCKET
   value: /run/corefork/control.sock
+# For `kubectl exec ... corefork status` and the other client commands: they
+# read the same config as the server (its admin address, its socket).
+- name: COREFORK_CONFIG
+  value: /etc/corefork/corefork.yaml
 {{- if kindIs "map" .Values.env }}
 {{- range $name, $value := .Values.env }}
 - name: {{ $name }}

@@ -467,6 +467,7 @@ async function checkVariant(variant) {
     const req = env.find((e) => e.name === "COREFORK_CPU_REQUEST");
     eq(req?.valueFrom?.resourceFieldRef, { containerName: container().name, resource: "requests.cpu", divisor: "1m" }, "COREFORK_CPU_REQUEST");
     eq(env.find((e) => e.name === "COREFORK_CONTROL_SOCKET")?.value, "/run/corefork/control.sock", "COREFORK_CONTROL_SOCKET");
+    eq(env.find((e) => e.name === "COREFORK_CONFIG")?.value, "/etc/corefork/corefork.yaml", "COREFORK_CONFIG (for the client commands)");
     assert(new Set(env.map((e) => e.name)).size === env.length, "duplicate env names");
     const user = v.values.env;
     if (Array.isArray(user)) for (const e of user) eq(env.find((x) => x.name === e.name), e, `env ${e.name}`);
