@@ -29,8 +29,8 @@ log() { printf '[steering %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 port=18600 admin=18700
 start() {  # MODE
   port=$((port + 1)) admin=$((admin + 1))
-  # max_failures 0: the churn kills workers faster than restart.reset_after.
-  printf 'steering: {mode: %s}\nshutdown: {drain_delay: 0s}\nrestart: {max_failures: 0}\nready: {mode: notify}\n' \
+  # Default restart policy: kills from outside never make corefork give up.
+  printf 'steering: {mode: %s}\nshutdown: {drain_delay: 0s}\nready: {mode: notify}\n' \
     "$1" >"$work/c.yaml"
   COREFORK_CONTROL_SOCKET=$work/control.sock "$corefork" --config "$work/c.yaml" \
     --workers 2 --port "$port" --admin "127.0.0.1:$admin" -- "$hello" \
