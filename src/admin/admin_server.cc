@@ -10,6 +10,9 @@
 #include "admin/app_scraper.h"
 #include "admin/http_lite.h"
 #include "admin/http_server.h"
+#include "admin/resource_sampler.h"
+#include "admin/sample_ring.h"
+#include "admin/status_page.h"
 #include "metrics/proc_stats.h"
 #include "net/listener.h"
 #include "util/json.h"
@@ -21,12 +24,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kPrometheusText =
     "text/plain; version=0.0.4; charset=utf-8";
-
-double NowUnixSeconds() {
-  return std::chrono::duration<double>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::optional<uint64_t> ResidentBytes(pid_t pid) {
   std::optional<ProcStats> stats = ReadProcStats(pid);
@@ -60,7 +57,7 @@ struct Liveness {
 }  // namespace
 
 struct AdminServer::Impl {
-  using Page = void (Impl::*)(Responder&);
+  using Handler = void (Impl::*)(Responder&);
 
   AdminOptions options;
   const StateBoard* state;
@@ -70,19 +67,25 @@ struct AdminServer::Impl {
   std::unique_ptr<HttpServer> server;
   int port = 0;
   std::shared_ptr<Liveness> liveness = std::make_shared<Liveness>();
+  std::unique_ptr<SampleRing> samples;  // null without history
+  std::unique_ptr<ResourceSampler> sampler;
 
   void Handle(const HttpRequest& req, Responder reply);
   void Livez(Responder& reply);
   void Readyz(Responder& reply);
   void Status(Responder& reply);
+  void History(Responder& reply);
+  void Page(Responder& reply);
   void MetricsText(Responder& reply);
 };
 
 void AdminServer::Impl::Handle(const HttpRequest& req, Responder reply) {
-  static constexpr std::pair<const char*, Page> kPages[] = {
+  static constexpr std::pair<const char*, Handler> kPages[] = {
+      {"/", &Impl::Page},
       {"/livez", &Impl::Livez},
       {"/readyz", &Impl::Readyz},
       {"/status", &Impl::Status},
+      {"/status/history", &Impl::History},
       {"/metrics", &Impl::MetricsText},
   };
   auto page = std::find_if(std::begin(kPages), std::end(kPages),
@@ -147,9 +150,48 @@ void AdminServer::Impl::Readyz(Responder& reply) {
 }
 
 void AdminServer::Impl::Status(Responder& reply) {
+  CpuReader cpu;
+  if (samples) {
+    cpu = [ring = samples.get()](int slot, pid_t pid) -> std::optional<double> {
+      std::optional<SampleRing::Sample> last = ring->Latest(slot);
+      if (!last || last->pid != pid) return std::nullopt;
+      return last->cpu_percent;
+    };
+  }
+  std::string body = StatusJson(*state->Current(), COREFORK_VERSION,
+                                AnswerTime::Now(), &ResidentBytes, cpu);
+  auto without_jobs = [](const std::string& status) {
+    return Uncached(JsonResponse(200, StatusWithJobs(status, std::nullopt)));
+  };
+  if (commands == nullptr) return reply.Send(without_jobs(body));
+  // The job list lives in the loop: ask it, as GET /jobs on the control
+  // socket does. A stuck loop costs /status its jobs, not its answer.
+  reply.SetTimeout(options.liveness_timeout, without_jobs(body));
+  auto command = std::make_unique<Command>();
+  command->kind = Command::Kind::kListJobs;
+  command->reply = ReplyTo([status = std::move(body),
+                            responder = std::make_shared<Responder>(std::move(
+                                reply))](std::optional<CommandReply> answer) {
+    std::optional<std::string> jobs;
+    if (answer && answer->http_status == 200) jobs = answer->body;
+    responder->Send(Uncached(JsonResponse(200, StatusWithJobs(status, jobs))));
+  });
+  commands->Send(std::move(command));
+}
+
+void AdminServer::Impl::History(Responder& reply) {
+  if (!samples) {
+    return reply.Send(Uncached(ErrorResponse(404, "history is off")));
+  }
+  const double interval =
+      std::chrono::duration<double>(options.history_interval).count();
   reply.Send(Uncached(
-      JsonResponse(200, StatusJson(*state->Current(), COREFORK_VERSION,
-                                   NowUnixSeconds(), &ResidentBytes))));
+      JsonResponse(200, HistoryJson(*samples, *state->Current(), interval,
+                                    AnswerTime::Now().unix_seconds))));
+}
+
+void AdminServer::Impl::Page(Responder& reply) {
+  reply.Send(StatusPageResponse());
 }
 
 void AdminServer::Impl::MetricsText(Responder& reply) {
@@ -223,6 +265,13 @@ Status AdminServer::Start() {
   if (!s.ok()) return s.Wrap("admin");
   impl.port = *port;
   impl.server = std::move(server);
+  if (o.history_samples > 0) {
+    impl.samples =
+        std::make_unique<SampleRing>(o.history_max_slots, o.history_samples);
+    impl.sampler = std::make_unique<ResourceSampler>(
+        impl.state, impl.samples.get(), o.history_interval);
+    impl.sampler->Start();
+  }
   return Status::Ok();
 }
 
@@ -230,6 +279,9 @@ void AdminServer::Stop() {
   if (!impl_->server) return;
   impl_->server->Stop();
   impl_->server.reset();
+  if (impl_->sampler) impl_->sampler->Stop();
+  impl_->sampler.reset();
+  impl_->samples.reset();
 }
 
 int AdminServer::port() const { return impl_->port; }

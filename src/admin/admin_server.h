@@ -1,8 +1,10 @@
-// AdminServer: the read-only HTTP port for the kubelet, load balancers and
-// Prometheus (/livez, /readyz, /status, /metrics), served by one HttpServer
-// thread (epoll; idle and slow connections cost no thread). It never touches
-// process state: it reads the StateBoard, pings the loop through the
-// CommandQueue, and scrapes Metrics. Start/Stop from the owner's thread.
+// AdminServer: the read-only HTTP port for the kubelet, load balancers,
+// Prometheus and people (/livez, /readyz, /status, /status/history, /metrics,
+// and the status page at /), served by one HttpServer thread (epoll; idle and
+// slow connections cost no thread) plus a ResourceSampler thread for the
+// charts. It never touches process state: it reads the StateBoard, asks the
+// loop through the CommandQueue (pings, the job list), and scrapes Metrics.
+// Start/Stop from the owner's thread.
 #pragma once
 
 #include <chrono>
@@ -32,8 +34,15 @@ struct AdminOptions {
   // is closed for a new one.
   size_t max_connections = 4096;
   int listen_backlog = 1024;
-  // /livez fails when the loop does not answer a ping within this.
+  // /livez fails when the loop does not answer a ping within this; /status
+  // answers without its job list then.
   std::chrono::milliseconds liveness_timeout{1'000};
+  // The status page's charts: one CPU/RSS sample per slot every interval,
+  // the last history_samples kept (15 minutes), for slots below
+  // history_max_slots. 0 samples: no sampler thread, no history.
+  std::chrono::milliseconds history_interval{10'000};
+  size_t history_samples = 90;
+  size_t history_max_slots = 64;
 };
 
 class AppScraper;

@@ -130,6 +130,7 @@ TEST_F(AdminServerTest, StatusShowsSlotsWithRss) {
   view.cgroup.version = "v2";
   view.workers[1].last_exit = "exited with 3";
   Publish(view);
+  FakeLoop loop(queue_.get(), AnswerPings);  // no job list: "jobs": null
   auto server = Serve();
   RawResponse r = Get(server->port(), "/status");
   ASSERT_EQ(r.status, 200) << r.body;
@@ -353,6 +354,67 @@ TEST_F(AdminServerTest, StopIsPromptWithConnectionsOpen) {
   server->Stop();
   EXPECT_LT(Clock::now() - start, milliseconds(1'000));
   EXPECT_FALSE(ConnectTcp(server->port()).valid());
+}
+
+// /status carries the loop's job list; a loop that does not answer costs it
+// the list (after liveness_timeout), not the answer.
+TEST_F(AdminServerTest, StatusAsksTheLoopForJobs) {
+  Publish(View(1, 1, 1));
+  AdminOptions o = Options();
+  o.liveness_timeout = milliseconds(300);
+  {
+    FakeLoop loop(queue_.get(),
+                  [](const Command& c) -> std::optional<CommandReply> {
+                    if (c.kind != Command::Kind::kListJobs)
+                      return AnswerPings(c);
+                    return Reply(200, R"({"jobs":[{"name":"report"}]})");
+                  });
+    auto server = Serve(o);
+    RawResponse r = Get(server->port(), "/status");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_NE(r.body.find(R"("jobs":[{"name":"report"}]})"), std::string::npos)
+        << r.body;
+    EXPECT_EQ(loop.seen().size(), 1u);
+  }
+  FakeLoop stuck(queue_.get(), Stuck);
+  auto server = Serve(o);
+  const auto before = Clock::now();
+  RawResponse r = Get(server->port(), "/status");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find(R"("slots":[)"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("jobs":null})"), std::string::npos) << r.body;
+  EXPECT_LT(Clock::now() - before, milliseconds(2000));
+}
+
+TEST_F(AdminServerTest, StatusPageAndHistory) {
+  Publish(View(2, 1, 1));  // slot 0 is this process
+  AdminOptions o = Options();
+  o.history_interval = milliseconds(20);
+  FakeLoop loop(queue_.get(), AnswerPings);
+  auto server = Serve(o);
+  RawResponse page = Get(server->port(), "/");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_EQ(page.headers["content-type"], "text/html; charset=utf-8");
+  EXPECT_EQ(page.headers["x-content-type-options"], "nosniff");
+  EXPECT_NE(page.headers["content-security-policy"].find("script-src 'sha256-"),
+            std::string::npos);
+  EXPECT_NE(page.body.find("<title>corefork status</title>"),
+            std::string::npos);
+  // The sampler's first round reads slot 0 at once.
+  std::string history;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        history = Get(server->port(), "/status/history").body;
+        return history.find(R"("pid":[)" + std::to_string(getpid())) !=
+               std::string::npos;
+      },
+      milliseconds(3000)))
+      << history;
+  EXPECT_NE(history.find(R"("capacity":90,"max_slots":64)"), std::string::npos)
+      << history;
+  o.history_samples = 0;
+  auto without = Serve(o);
+  EXPECT_EQ(Get(without->port(), "/status/history").status, 404);
 }
 
 }  // namespace

@@ -2,7 +2,10 @@
 
 #include <time.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <vector>
 
 #include "cgroup/sizing.h"
 #include "util/json.h"
@@ -24,8 +27,13 @@ std::string NotReadyReason(const StateView& view) {
 // A string, or null when empty.
 Json OrNull(const std::string& s) { return s.empty() ? Json() : Json(s); }
 
-Json Slot(const WorkerView& worker, const RssReader& rss) {
+Json Slot(const WorkerView& worker, const AnswerTime& now, const RssReader& rss,
+          const CpuReader& cpu) {
   bool running = worker.pid > 0;
+  double uptime =
+      running ? std::chrono::duration<double>(now.steady - worker.started_at)
+                    .count()
+              : 0;
   Json json;
   json["id"] = worker.id;
   json["pid"] = running ? Json(worker.pid) : Json();
@@ -33,13 +41,49 @@ Json Slot(const WorkerView& worker, const RssReader& rss) {
   json["ready"] = worker.ready;
   json["restarts"] = worker.restarts;
   json["last_exit"] = OrNull(worker.last_exit);
-  json["uptime_seconds"] = JsonNumber(Millis(worker.uptime_seconds));
+  json["uptime_seconds"] = JsonNumber(Millis(std::max(uptime, 0.0)));
   json["rss_bytes"] = JsonOptional(running ? rss(worker.pid) : std::nullopt);
+  std::optional<double> cpu_percent;
+  if (running && cpu) cpu_percent = cpu(worker.id, worker.pid);
+  json["cpu_percent"] =
+      cpu_percent ? JsonNumber(std::round(*cpu_percent * 10) / 10) : Json();
   json["status_text"] = OrNull(worker.status_text);
   return json;
 }
 
+Json Exits(const StateView& view, const AnswerTime& now) {
+  Json exits = Json::array();
+  if (!view.recent_exits) return exits;
+  for (const ExitView& e : *view.recent_exits) {
+    exits.push_back(
+        {{"slot", e.slot},
+         {"pid", e.pid},
+         {"reason", e.reason},
+         {"at", Iso8601Utc(e.unix_seconds)},
+         {"ago_seconds",
+          JsonNumber(Millis(std::max(now.unix_seconds - e.unix_seconds, 0.0)))},
+         {"lived_seconds", JsonNumber(Millis(e.lived_seconds))}});
+  }
+  return exits;
+}
+
+Json Column(const std::vector<SampleRing::Sample>& samples,
+            Json (*value)(const SampleRing::Sample&)) {
+  Json column = Json::array();
+  for (const SampleRing::Sample& s : samples) column.push_back(value(s));
+  return column;
+}
+
 }  // namespace
+
+AnswerTime AnswerTime::Now() {
+  AnswerTime t;
+  t.unix_seconds = std::chrono::duration<double>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  t.steady = std::chrono::steady_clock::now();
+  return t;
+}
 
 Readiness CheckReadiness(const StateView& view) {
   Readiness r;
@@ -55,7 +99,9 @@ Readiness CheckReadiness(const StateView& view) {
 }
 
 std::string StatusJson(const StateView& view, const std::string& version,
-                       double now_unix_seconds, const RssReader& rss) {
+                       const AnswerTime& now, const RssReader& rss,
+                       const CpuReader& cpu) {
+  const double now_unix_seconds = now.unix_seconds;
   int actual = 0;
   for (const WorkerView& w : view.workers) actual += w.pid > 0 ? 1 : 0;
   bool started = view.started_unix_seconds > 0;
@@ -80,9 +126,69 @@ std::string StatusJson(const StateView& view, const std::string& version,
   json["cgroup"] = CgroupJson(view.cgroup, "version");
   json["slots"] = Json::array();
   for (const WorkerView& worker : view.workers) {
-    json["slots"].push_back(Slot(worker, rss));
+    json["slots"].push_back(Slot(worker, now, rss, cpu));
   }
+  json["recent_exits"] = Exits(view, now);
   json["state_version"] = view.version;
+  return JsonDump(json);
+}
+
+std::string StatusWithJobs(std::string status_json,
+                           const std::optional<std::string>& jobs_object) {
+  if (status_json.size() < 2 || status_json.back() != '}') return status_json;
+  status_json.pop_back();
+  // Spliced, not parsed: this runs on the loop thread when the loop
+  // answers, and both documents are objects this program wrote.
+  const bool object = jobs_object && jobs_object->size() > 2 &&
+                      jobs_object->rfind("{\"jobs\":", 0) == 0 &&
+                      jobs_object->back() == '}';
+  if (status_json.size() > 1) status_json += ',';
+  if (object) {
+    status_json.append(*jobs_object, 1, std::string::npos);
+  } else {
+    status_json += "\"jobs\":null}";
+  }
+  return status_json;
+}
+
+std::string HistoryJson(const SampleRing& ring, const StateView& view,
+                        double interval_seconds, double now_unix_seconds) {
+  std::vector<int> ids;
+  for (int id = 0; id < view.desired_workers; ++id) ids.push_back(id);
+  for (const WorkerView& w : view.workers) ids.push_back(w.id);
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  Json slots = Json::array();
+  for (int id : ids) {
+    std::vector<SampleRing::Sample> samples = ring.History(id);
+    if (samples.empty()) continue;
+    using S = SampleRing::Sample;
+    slots.push_back(
+        {{"id", id},
+         {"t", Column(samples,
+                      [](const S& s) {
+                        return JsonNumber(Millis(s.unix_seconds));
+                      })},
+         {"pid",
+          Column(samples,
+                 [](const S& s) { return s.pid > 0 ? Json(s.pid) : Json(); })},
+         {"cpu_percent",
+          Column(samples,
+                 [](const S& s) {
+                   return s.cpu_percent
+                              ? JsonNumber(std::round(*s.cpu_percent * 10) / 10)
+                              : Json();
+                 })},
+         {"rss_bytes", Column(samples, [](const S& s) {
+            return JsonOptional(s.rss_bytes);
+          })}});
+  }
+  Json json;
+  json["now"] = JsonNumber(Millis(now_unix_seconds));
+  json["interval_seconds"] = JsonNumber(interval_seconds);
+  json["capacity"] = ring.capacity();
+  json["max_slots"] = ring.max_slots();
+  json["slots"] = std::move(slots);
   return JsonDump(json);
 }
 

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "util/json.h"
+
 namespace corefork {
 namespace {
 
@@ -76,7 +78,10 @@ TEST(AdminViewsTest, StatusDocument) {
   v.workers.push_back(Worker(0, 101, "ready", true));
   v.workers.push_back(Worker(1, 102, "starting", false));
   v.workers.push_back(Worker(2, -1, "backoff", false));
-  v.workers[0].uptime_seconds = 12.34567;
+  AnswerTime now{1700000100.5, std::chrono::steady_clock::time_point(
+                                   std::chrono::hours(100))};
+  v.workers[0].started_at = now.steady - std::chrono::microseconds(12'345'670);
+  v.workers[1].started_at = now.steady;
   v.workers[0].status_text = "serving\n";
   v.workers[2].restarts = 4;
   v.workers[2].last_exit = "killed by SIGKILL";
@@ -84,8 +89,15 @@ TEST(AdminViewsTest, StatusDocument) {
     if (pid == 101) return 1048576;
     return std::nullopt;  // 102: gone between the snapshot and the read
   };
+  auto cpu = [](int slot, pid_t) -> std::optional<double> {
+    if (slot == 0) return 12.345;
+    return std::nullopt;
+  };
+  auto exits = std::make_shared<std::vector<ExitView>>();
+  exits->push_back({2, 99, "killed by SIGKILL", 1700000090.25, 61.5});
+  v.recent_exits = exits;
   EXPECT_EQ(
-      StatusJson(v, "1.2.3", 1700000100.5, rss),
+      StatusJson(v, "1.2.3", now, rss, cpu),
       R"({"version":"1.2.3","started_at":"2023-11-14T22:13:20Z",)"
       R"("uptime_seconds":100.25,"ready":true,"draining":false,)"
       R"("stopping":false,"reloading":true,"desired_workers":3,)"
@@ -99,22 +111,88 @@ TEST(AdminViewsTest, StatusDocument) {
       R"("notes":["a note"]},"slots":[)"
       R"({"id":0,"pid":101,"state":"ready","ready":true,"restarts":0,)"
       R"("last_exit":null,"uptime_seconds":12.346,"rss_bytes":1048576,)"
-      R"("status_text":"serving\n"},)"
+      R"("cpu_percent":12.3,"status_text":"serving\n"},)"
       R"({"id":1,"pid":102,"state":"starting","ready":false,"restarts":0,)"
       R"("last_exit":null,"uptime_seconds":0,"rss_bytes":null,)"
-      R"("status_text":null},)"
+      R"("cpu_percent":null,"status_text":null},)"
       R"({"id":2,"pid":null,"state":"backoff","ready":false,"restarts":4,)"
       R"("last_exit":"killed by SIGKILL","uptime_seconds":0,)"
-      R"("rss_bytes":null,"status_text":null}],"state_version":17})");
+      R"("rss_bytes":null,"cpu_percent":null,"status_text":null}],)"
+      R"("recent_exits":[{"slot":2,"pid":99,"reason":"killed by SIGKILL",)"
+      R"("at":"2023-11-14T22:14:50Z","ago_seconds":10.25,)"
+      R"("lived_seconds":61.5}],"state_version":17})");
 }
 
 TEST(AdminViewsTest, NotStartedYet) {
-  std::string json = StatusJson(
-      StateView{}, "1", 5, [](pid_t) { return std::optional<uint64_t>(); });
+  std::string json = StatusJson(StateView{}, "1", AnswerTime{5, {}}, [](pid_t) {
+    return std::optional<uint64_t>();
+  });
   EXPECT_NE(json.find(R"("started_at":null,"uptime_seconds":null)"),
             std::string::npos)
       << json;
   EXPECT_NE(json.find(R"("slots":[])"), std::string::npos) << json;
+}
+
+// issue 13: uptimes were computed when the view was published, so a view
+// read seconds later still said 0.37 s. The same view answered later must
+// say later.
+TEST(AdminViewsTest, DurationsAreComputedWhenAnswered) {
+  StateView v = View(1, 1, 1);
+  v.started_unix_seconds = 1000;
+  v.workers.push_back(Worker(0, 101, "ready", true));
+  const auto start =
+      std::chrono::steady_clock::time_point(std::chrono::hours(1));
+  v.workers[0].started_at = start;
+  auto exits = std::make_shared<std::vector<ExitView>>();
+  exits->push_back({0, 77, "exited with 1", 1000.5, 0.5});
+  v.recent_exits = exits;
+  auto no_rss = [](pid_t) { return std::optional<uint64_t>(); };
+  for (double later : {0.37, 5.0, 3600.0}) {
+    AnswerTime at{1001 + later, start + std::chrono::milliseconds(
+                                            static_cast<int>(later * 1000))};
+    Result<Json> json = JsonParse(StatusJson(v, "1", at, no_rss));
+    ASSERT_TRUE(json.ok()) << json.status().message();
+    EXPECT_DOUBLE_EQ((*json)["slots"][0]["uptime_seconds"].get<double>(), later)
+        << later;
+    EXPECT_DOUBLE_EQ((*json)["uptime_seconds"].get<double>(), 1 + later)
+        << later;
+    EXPECT_DOUBLE_EQ((*json)["recent_exits"][0]["ago_seconds"].get<double>(),
+                     0.5 + later)
+        << later;
+  }
+}
+
+TEST(AdminViewsTest, StatusWithJobs) {
+  struct Case {
+    const char* name;
+    std::string status;
+    std::optional<std::string> jobs;
+    std::string want;
+  } cases[] = {
+      {"jobs", R"({"a":1})", R"({"jobs":[{"name":"x"}]})",
+       R"({"a":1,"jobs":[{"name":"x"}]})"},
+      {"no answer", R"({"a":1})", std::nullopt, R"({"a":1,"jobs":null})"},
+      {"not the job list", R"({"a":1})", R"({"error":"x"})",
+       R"({"a":1,"jobs":null})"},
+      {"empty status", "{}", R"({"jobs":[]})", R"({"jobs":[]})"},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(StatusWithJobs(c.status, c.jobs), c.want) << c.name;
+  }
+}
+
+TEST(AdminViewsTest, HistoryColumns) {
+  SampleRing ring(4, 3);
+  ring.Add(0, 100, SampleRing::Reading{42, 1.0, 4096, 90});
+  ring.Add(0, 110, SampleRing::Reading{42, 3.5, 8192, 90});
+  ring.Add(0, 120, std::nullopt);
+  ring.Add(3, 120, SampleRing::Reading{43, 0.0, 1024, 119});
+  StateView v = View(2, 1, 1);
+  std::string json = HistoryJson(ring, v, 10, 125);
+  EXPECT_EQ(json,
+            R"({"now":125,"interval_seconds":10,"capacity":3,"max_slots":4,)"
+            R"("slots":[{"id":0,"t":[100,110,120],"pid":[42,42,null],)"
+            R"("cpu_percent":[10,25,null],"rss_bytes":[4096,8192,null]}]})");
 }
 
 }  // namespace

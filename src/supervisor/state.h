@@ -24,8 +24,20 @@ struct WorkerView {
   bool ready = false;
   int restarts = 0;
   std::string last_exit;  // "exited with 3", "killed by SIGKILL", "" if none
-  double uptime_seconds = 0;  // 0 without a process
-  std::string status_text;    // last STATUS=... the worker sent
+  // When the process started (steady clock); the epoch without a process.
+  // A time point, not an uptime: readers compute durations when they answer,
+  // since a view may be read long after it was published.
+  std::chrono::steady_clock::time_point started_at{};
+  std::string status_text;  // last STATUS=... the worker sent
+};
+
+// One worker process that has exited (any reason: crash, kill, reload).
+struct ExitView {
+  int slot = 0;
+  pid_t pid = -1;
+  std::string reason;        // the slot's last_exit: "killed by SIGKILL"
+  double unix_seconds = 0;   // when the loop reaped it
+  double lived_seconds = 0;  // from start to exit
 };
 
 // How to reach one worker through the first listener (net/steering.h):
@@ -51,6 +63,10 @@ struct StateView {
   SizingDecision sizing;
   double started_unix_seconds = 0;  // when corefork started
   LinesView lines;
+  // The last kMaxRecentExits exits, newest first. Shared between views and
+  // replaced only when a worker exits, so publishing stays cheap.
+  static constexpr size_t kMaxRecentExits = 20;
+  std::shared_ptr<const std::vector<ExitView>> recent_exits;
 };
 
 class StateBoard {

@@ -4,7 +4,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <memory>
+#include <vector>
 
 #include "supervisor/supervisor.h"
 #include "util/format.h"
@@ -19,6 +22,49 @@ CommandReply Reply(int status, std::string body) {
 
 CommandReply ErrorReply(int status, const std::string& message) {
   return Reply(status, JsonDump(Json{{"error", message}}));
+}
+
+double NowUnixSeconds() {
+  return std::chrono::duration<double>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The previous view's exits plus the processes it showed that `next` no
+// longer has, newest first. Workers leave the table in the turn they are
+// reaped, which also sets their slot's last_exit (two exits of one slot in
+// one turn both get the later reason). `reason_of` maps a slot id to it.
+template <typename ReasonOf>
+std::shared_ptr<const std::vector<ExitView>> RecentExits(
+    const StateView& previous, const StateView& next,
+    std::chrono::steady_clock::time_point now, const ReasonOf& reason_of) {
+  std::vector<ExitView> gone;
+  for (const WorkerView& w : previous.workers) {
+    if (w.pid <= 0) continue;
+    bool alive =
+        std::any_of(next.workers.begin(), next.workers.end(),
+                    [&](const WorkerView& v) { return v.pid == w.pid; });
+    if (alive) continue;
+    ExitView e;
+    e.slot = w.id;
+    e.pid = w.pid;
+    e.reason = reason_of(w.id);
+    e.unix_seconds = NowUnixSeconds();
+    e.lived_seconds = std::chrono::duration<double>(now - w.started_at).count();
+    gone.push_back(std::move(e));
+  }
+  if (gone.empty()) return previous.recent_exits;
+  auto exits = std::make_shared<std::vector<ExitView>>(std::move(gone));
+  if (previous.recent_exits) {
+    for (const ExitView& e : *previous.recent_exits) {
+      if (exits->size() >= StateView::kMaxRecentExits) break;
+      exits->push_back(e);
+    }
+  }
+  if (exits->size() > StateView::kMaxRecentExits) {
+    exits->resize(StateView::kMaxRecentExits);
+  }
+  return exits;
 }
 
 const char* StateName(bool has_worker, bool ready, bool stopping) {
@@ -219,8 +265,7 @@ void Supervisor::PublishState() {
     v.ready = w.state == WorkerState::kReady && !w.retiring;
     v.restarts = slots_[w.slot].restarts;
     v.last_exit = slots_[w.slot].last_exit;
-    v.uptime_seconds =
-        std::chrono::duration<double>(now_ - w.started_at).count();
+    v.started_at = w.started_at;
     v.status_text = w.status_text;
     view->workers.push_back(std::move(v));
   }
@@ -247,7 +292,15 @@ void Supervisor::PublishState() {
     context_.metrics->SetReady(!view->draining &&
                                view->ready_workers >= view->min_ready_workers);
   }
-  if (context_.board != nullptr) context_.board->Publish(std::move(view));
+  if (context_.board != nullptr) {
+    // The loop is the board's only writer: Current() is our last view.
+    view->recent_exits =
+        RecentExits(*context_.board->Current(), *view, now_, [this](int id) {
+          return id < static_cast<int>(slots_.size()) ? slots_[id].last_exit
+                                                      : std::string();
+        });
+    context_.board->Publish(std::move(view));
+  }
 }
 
 }  // namespace corefork
