@@ -9,11 +9,15 @@ want=(build-essential cmake ninja-build pkg-config clang-format
       libfmt-dev nlohmann-json3-dev libcctz-dev libgtest-dev util-linux procps curl file)
 if [ "${1:-build}" = test ]; then
   # prometheus: a real scrape; clang + its runtime: the libFuzzer targets;
+  # chromium + a font: the status page test (tests/status_page_test.cc)
+  # renders the admin page headless and keeps a screenshot;
+  # patchelf + musl-tools: the bundle's own loader and the musl build of the
+  # listen shim (tests/musl/run.sh);
   # the drop-in tests' real apps come from tests/apps/install.sh below.
   # (node, npm and python3-uvicorn: tests/apps/install.sh, which checks for
   # the commands, since node may come with its own npm from elsewhere).
   want+=(prometheus clang libclang-rt-14-dev podman runc jq man-db debootstrap
-         lintian)
+         lintian chromium fonts-dejavu-core patchelf musl-tools)
 fi
 
 missing=()

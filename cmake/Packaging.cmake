@@ -96,6 +96,121 @@ set(CPACK_PRE_BUILD_SCRIPTS ${CMAKE_BINARY_DIR}/CPackPreBuild.cmake)
 
 include(CPack)
 
+# --- the bundle's own loader and glibc ----------------------------------------
+# The `bundle` target (docker/bundle.sh) ships corefork and every library it
+# needs beyond glibc. This step, run right after it, makes the bundle
+# independent of the image's libc as well (Alpine/musl, distroless/static,
+# scratch, or a glibc older than the build machine's):
+#   lib/<loader>         the build machine's dynamic loader, e.g.
+#                        ld-linux-x86-64.so.2, and the glibc libraries ldd
+#                        names (libc.so.6, libm.so.6, ...)
+#   bin/corefork         PT_INTERP set (patchelf) to
+#                        COREFORK_BUNDLE_PREFIX/lib/<loader>: the kernel needs
+#                        an absolute path, so the bundle's place is fixed
+#                        unless corefork is started through its loader
+#                        (lib/<loader> bin/corefork; docker/README.md)
+#   lib/libcorefork-listen-musl.so   the musl build of the shim, when built
+# Workers are untouched: each is exec'd with its own PT_INTERP, and neither
+# the DT_RPATH of corefork nor any LD_LIBRARY_PATH (none is set) reaches
+# them. Needs patchelf (Debian: patchelf); without it the bundle keeps the
+# image's loader, saying so.
+set(COREFORK_BUNDLE_PREFIX /opt/corefork CACHE STRING
+  "Where the bundle lives in images: its binary's PT_INTERP points there")
+find_program(COREFORK_PATCHELF patchelf)
+file(WRITE ${CMAKE_BINARY_DIR}/BundleLoader.cmake [[
+# cmake -DBIN=corefork -DOUT=bundle/opt/corefork -DPREFIX=/opt/corefork
+#       -DPATCHELF=patchelf -P BundleLoader.cmake  (from cmake/Packaging.cmake)
+if(NOT PATCHELF)
+  message(WARNING "patchelf not found: the bundle uses the image's glibc "
+                  "(install patchelf for a bundle that runs on any image)")
+  return()
+endif()
+set(exe "${OUT}/bin/corefork")
+execute_process(COMMAND "${PATCHELF}" --print-interpreter "${exe}"
+  OUTPUT_VARIABLE interp OUTPUT_STRIP_TRAILING_WHITESPACE
+  RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0 OR NOT interp MATCHES "^/")
+  message(FATAL_ERROR "${exe}: no program interpreter (${rc}): ${interp}")
+endif()
+get_filename_component(loader_name "${interp}" NAME)
+if(NOT interp STREQUAL "${PREFIX}/lib/${loader_name}")
+  # The build machine's loader, as a file under its own name.
+  file(REAL_PATH "${interp}" loader_file)
+  configure_file("${loader_file}" "${OUT}/lib/${loader_name}" COPYONLY)
+endif()
+# glibc's libraries as ldd resolves them here; the rest is in lib/ already.
+execute_process(COMMAND ldd "${BIN}" OUTPUT_VARIABLE ldd_out RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "ldd ${BIN} failed")
+endif()
+string(REGEX MATCHALL "[^\n\t ]+ => /[^\n\t ]+" pairs "${ldd_out}")
+set(glibc_names "")
+foreach(pair IN LISTS pairs)
+  string(REGEX REPLACE " => .*" "" soname "${pair}")
+  string(REGEX REPLACE ".* => " "" path "${pair}")
+  if(soname MATCHES "^(libc|libm|libpthread|libdl|librt|libresolv|libutil|libanl|libmvec|libnsl|libBrokenLocale|libthread_db|libnss_[a-z]+|libc_malloc_debug)\\.so\\.")
+    file(REAL_PATH "${path}" real)
+    configure_file("${real}" "${OUT}/lib/${soname}" COPYONLY)
+    list(APPEND glibc_names ${soname})
+  endif()
+endforeach()
+execute_process(COMMAND "${PATCHELF}" --set-interpreter
+  "${PREFIX}/lib/${loader_name}" "${exe}" RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "patchelf --set-interpreter ${exe} failed")
+endif()
+get_filename_component(bin_dir "${BIN}" DIRECTORY)
+set(musl_shim "${bin_dir}/libcorefork-listen-musl.so")
+if(EXISTS "${musl_shim}")
+  execute_process(COMMAND strip --strip-debug -o
+    "${OUT}/lib/libcorefork-listen-musl.so" "${musl_shim}" RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    configure_file("${musl_shim}" "${OUT}/lib/libcorefork-listen-musl.so" COPYONLY)
+  endif()
+  set(musl_note "+ musl shim")
+else()
+  set(musl_note "(no musl shim: musl-gcc was not found)")
+endif()
+file(GLOB libs "${OUT}/lib/*")
+file(CHMOD ${libs} PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
+file(CHMOD "${OUT}/lib/${loader_name}" PERMISSIONS OWNER_READ OWNER_WRITE
+  OWNER_EXECUTE GROUP_READ GROUP_EXECUTE WORLD_READ WORLD_EXECUTE)
+# The check, through the bundle's own loader (PREFIX need not exist here):
+# every library resolves under lib/, and the binary runs.
+file(REAL_PATH "${OUT}/lib" real_lib)
+execute_process(COMMAND "${OUT}/lib/${loader_name}" --list "${exe}"
+  OUTPUT_VARIABLE list_out RESULT_VARIABLE rc)
+string(REGEX MATCHALL "=> /[^\n\t ]+" resolved "${list_out}")
+if(NOT rc EQUAL 0 OR NOT resolved)
+  message(FATAL_ERROR "${loader_name} --list ${exe} failed:\n${list_out}")
+endif()
+foreach(entry IN LISTS resolved)
+  string(REGEX REPLACE "^=> " "" path "${entry}")
+  get_filename_component(dir "${path}" DIRECTORY)
+  file(REAL_PATH "${dir}" dir)
+  if(NOT dir STREQUAL real_lib)
+    message(FATAL_ERROR "${exe}: ${path} is not in the bundle's lib/")
+  endif()
+endforeach()
+execute_process(COMMAND "${OUT}/lib/${loader_name}" "${exe}" --version
+  OUTPUT_QUIET RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "${OUT}/lib/${loader_name} ${exe} --version failed")
+endif()
+list(JOIN glibc_names " " glibc_names)
+message(STATUS "bundle: PT_INTERP ${PREFIX}/lib/${loader_name}, + "
+               "${loader_name} ${glibc_names} ${musl_note}")
+]])
+add_custom_command(TARGET bundle POST_BUILD
+  COMMAND ${CMAKE_COMMAND} "-DBIN=$<TARGET_FILE:corefork>"
+          "-DOUT=${CMAKE_BINARY_DIR}/bundle/opt/corefork"
+          "-DPREFIX=${COREFORK_BUNDLE_PREFIX}" "-DPATCHELF=${COREFORK_PATCHELF}"
+          -P ${CMAKE_BINARY_DIR}/BundleLoader.cmake
+  VERBATIM)
+if(TARGET corefork-listen-musl)
+  add_dependencies(bundle corefork-listen-musl)
+endif()
+
 # --- the package test ---------------------------------------------------------
 # Builds the .deb into a temporary directory, checks it on the host, then
 # installs it with apt in a fresh Debian 12 container (podman) and runs it.
@@ -106,5 +221,13 @@ if(BUILD_TESTING)
     COMMAND "${CMAKE_SOURCE_DIR}/tests/package/run.sh" "${CMAKE_BINARY_DIR}")
   set_tests_properties(package_test PROPERTIES
     TIMEOUT 300 LABELS "container;package" RUN_SERIAL TRUE
+    SKIP_REGULAR_EXPRESSION "0 passed, 0 failed, 1 skipped")
+  # The bundle on a musl-only root and on scratch (tests/musl/run.sh): its
+  # own loader and glibc, the musl shim for a musl-gcc worker.
+  add_test(NAME musl_test
+    COMMAND "${CMAKE_SOURCE_DIR}/tests/musl/run.sh"
+            "$<TARGET_FILE:corefork>" "$<TARGET_FILE:hello>")
+  set_tests_properties(musl_test PROPERTIES
+    TIMEOUT 300 LABELS "container;musl" RUN_SERIAL TRUE
     SKIP_REGULAR_EXPRESSION "0 passed, 0 failed, 1 skipped")
 endif()

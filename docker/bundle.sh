@@ -10,9 +10,9 @@
 #   e.g. docker/bundle.sh build/corefork build/bundle/opt/corefork
 #   (the CMake target `bundle` runs exactly that)
 #
-# OUT_DIR is emptied first. The bundle runs on any x86-64/arm64 glibc system
-# whose glibc is at least the build machine's (Debian 12: glibc 2.36); see
-# docker/README.md. libstdc++ and libgcc_s are shipped on purpose: a Debian
+# OUT_DIR is emptied first. The `bundle` target then adds the loader and
+# glibc and sets PT_INTERP (BundleLoader.cmake, cmake/Packaging.cmake), so
+# the bundle runs on any image; see docker/README.md. libstdc++ and libgcc_s are shipped on purpose: a Debian
 # 12-based image already has them, but other glibc bases (older, newer,
 # distroless/cc-less) may not, or may have an older libstdc++. They are used
 # by corefork only: the rpath is not inherited by the workers corefork execs.
@@ -29,8 +29,8 @@ out=$2
 [ -x "$bin" ] || die "$bin: not an executable"
 command -v ldd >/dev/null || die "ldd not found (package libc-bin)"
 
-# glibc's own libraries (and the kernel's vDSO): these come from the target
-# image, never from the bundle, since they must match its dynamic loader.
+# glibc's own libraries (and the kernel's vDSO): copied into the bundle by
+# the next step (BundleLoader.cmake) together with its loader, not here.
 is_glibc() {
   case "$1" in
     linux-vdso.so.* | linux-gate.so.* | ld-linux*.so.* | ld64.so.*) return 0 ;;

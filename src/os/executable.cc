@@ -117,21 +117,27 @@ Result<ExecutableInfo> InspectExecutable(const std::string& path) {
       path + ": not an ELF binary or a script starting with #!");
 }
 
-bool CanPreload(const std::string& path, const std::string& path_env,
-                std::string* why) {
+PreloadLibc PreloadTarget(const std::string& path, const std::string& path_env,
+                          std::string* why) {
   std::string current = path;
   for (int depth = 0; depth < 4; ++depth) {
     Result<ExecutableInfo> info = InspectExecutable(current);
     if (!info.ok()) {
       *why = info.status().message();
-      return false;
+      return PreloadLibc::kNone;
     }
     if (info->kind == ExecutableInfo::Kind::kElf) {
-      if (info->go) *why = "a Go binary (Go calls the kernel, not libc)";
-      if (!info->go && !info->dynamic()) *why = "statically linked";
-      if (info->musl())
-        *why = "linked against musl (the shim is built for glibc)";
-      return info->dynamic() && !info->go && !info->musl();
+      // Go first: a cgo binary has a loader, yet its net package still
+      // calls the kernel directly.
+      if (info->go) {
+        *why = "a Go binary (Go calls the kernel, not libc)";
+        return PreloadLibc::kNone;
+      }
+      if (!info->dynamic()) {
+        *why = "statically linked";
+        return PreloadLibc::kNone;
+      }
+      return info->musl() ? PreloadLibc::kMusl : PreloadLibc::kGlibc;
     }
     // `#!/usr/bin/env node`: what matters is the program env runs.
     std::string next = info->script_program;
@@ -146,7 +152,15 @@ bool CanPreload(const std::string& path, const std::string& path_env,
     current = next;
   }
   *why = "too many #! levels";
-  return false;
+  return PreloadLibc::kNone;
+}
+
+bool CanPreload(const std::string& path, const std::string& path_env,
+                std::string* why) {
+  PreloadLibc libc = PreloadTarget(path, path_env, why);
+  if (libc == PreloadLibc::kMusl)
+    *why = "linked against musl (the shim is built for glibc)";
+  return libc == PreloadLibc::kGlibc;
 }
 
 }  // namespace corefork

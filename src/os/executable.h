@@ -30,10 +30,18 @@ struct ExecutableInfo {
 // script starting with #!"; both mean exit code 126.
 Result<ExecutableInfo> InspectExecutable(const std::string& path);
 
-// Whether a glibc LD_PRELOAD library is loaded into the program that `path`
-// finally runs: follows #! (and `/usr/bin/env NAME` through `path_env`) up to
-// a few levels. On "no", *why says what stands in the way ("statically
-// linked", "a Go binary", "linked against musl").
+// Which libc an LD_PRELOAD library must be built for to be loaded into the
+// program that `path` finally runs: follows #! (and `/usr/bin/env NAME`
+// through `path_env`) up to a few levels, then reads that ELF's PT_INTERP. A
+// musl loader (/lib/ld-musl-<arch>.so.1) means kMusl; any other loader
+// kGlibc. kNone when no loader reads LD_PRELOAD at all; *why then says what
+// stands in the way ("statically linked", "a Go binary").
+enum class PreloadLibc { kNone, kGlibc, kMusl };
+PreloadLibc PreloadTarget(const std::string& path, const std::string& path_env,
+                          std::string* why);
+
+// Whether a glibc LD_PRELOAD library is loaded into that program:
+// PreloadTarget() == kGlibc, with *why "linked against musl (...)" for kMusl.
 bool CanPreload(const std::string& path, const std::string& path_env,
                 std::string* why);
 

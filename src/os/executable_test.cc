@@ -2,12 +2,15 @@
 // a static test binary, scripts and things that cannot be run.
 #include "os/executable.h"
 
+#include <elf.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 namespace corefork {
@@ -29,6 +32,29 @@ class ExecutableTest : public ::testing::Test {
     std::ofstream(path) << text;
     chmod(path.c_str(), 0755);
     return path;
+  }
+  // A copy of /bin/sh whose PT_INTERP names `interp` (no longer than the
+  // original): only the headers matter to InspectExecutable, and rewriting
+  // them needs neither musl-gcc nor patchelf.
+  std::string WithInterpreter(const std::string& name,
+                              const std::string& interp) {
+    std::ifstream in("/bin/sh", std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)),
+                      std::istreambuf_iterator<char>());
+    Elf64_Ehdr eh;
+    std::memcpy(&eh, bytes.data(), sizeof eh);
+    for (int i = 0; i < eh.e_phnum; ++i) {
+      Elf64_Phdr ph;
+      std::memcpy(&ph, bytes.data() + eh.e_phoff + i * sizeof ph, sizeof ph);
+      if (ph.p_type != PT_INTERP) continue;
+      if (interp.size() >= ph.p_filesz) {
+        ADD_FAILURE() << interp << ": longer than /bin/sh's PT_INTERP";
+        continue;
+      }
+      std::memset(bytes.data() + ph.p_offset, 0, ph.p_filesz);
+      std::memcpy(bytes.data() + ph.p_offset, interp.data(), interp.size());
+    }
+    return Write(name, bytes);
   }
   std::string dir_;
 };
@@ -75,6 +101,32 @@ TEST_F(ExecutableTest, ScriptsAreFollowedToTheirInterpreter) {
   // A loop of scripts ends.
   Write("loop", "#!" + dir_ + "/loop\n");
   EXPECT_FALSE(CanPreload(dir_ + "/loop", "/usr/bin:/bin", &why));
+}
+
+TEST_F(ExecutableTest, TheInterpreterPicksTheShimsLibc) {
+  std::string why;
+  EXPECT_EQ(PreloadTarget("/bin/sh", "/usr/bin:/bin", &why),
+            PreloadLibc::kGlibc);
+  // Alpine's loader. Any other loader (here one at an unusual path, like
+  // the bundle's /opt/corefork/lib/ld-linux-x86-64.so.2) means glibc.
+  std::string musl = WithInterpreter("musl", "/lib/ld-musl-x86_64.so.1");
+  Result<ExecutableInfo> info = InspectExecutable(musl);
+  ASSERT_TRUE(info.ok()) << info.status().message();
+  EXPECT_EQ(info->interpreter, "/lib/ld-musl-x86_64.so.1");
+  EXPECT_TRUE(info->musl());
+  EXPECT_EQ(PreloadTarget(musl, "", &why), PreloadLibc::kMusl);
+  EXPECT_FALSE(CanPreload(musl, "", &why));
+  EXPECT_NE(why.find("musl"), std::string::npos) << why;
+  std::string bundled = WithInterpreter("bundled", "/cf/lib/ld-linux.so.2");
+  EXPECT_EQ(PreloadTarget(bundled, "", &why), PreloadLibc::kGlibc);
+  // Through #! and `#!/usr/bin/env NAME`, as on Alpine's #!/bin/sh.
+  EXPECT_EQ(PreloadTarget(Write("a.sh", "#!" + musl + " -e\n"), "", &why),
+            PreloadLibc::kMusl);
+  EXPECT_EQ(PreloadTarget(Write("b", "#!/usr/bin/env musl\n"), dir_, &why),
+            PreloadLibc::kMusl);
+  // Nothing to preload into: no loader at all.
+  EXPECT_EQ(PreloadTarget(dir_ + "/nope", "", &why), PreloadLibc::kNone);
+  EXPECT_NE(why.find("No such file"), std::string::npos) << why;
 }
 
 TEST_F(ExecutableTest, WhatTheKernelCannotRunIsRefused) {

@@ -10,6 +10,10 @@ namespace corefork {
 namespace {
 
 constexpr const char* kShimName = "libcorefork-listen.so";
+// The same source built with musl-gcc: musl's loader cannot load the glibc
+// build (it needs libc.so.6 and glibc's symbol versions), nor glibc's the
+// musl one.
+constexpr const char* kMuslShimName = "libcorefork-listen-musl.so";
 
 std::string DirOfSelf() {
   char buf[PATH_MAX];
@@ -46,6 +50,13 @@ std::string FindShim() {
   return "";
 }
 
+std::string MuslShimBeside(const std::string& shim_path) {
+  size_t slash = shim_path.rfind('/');
+  if (shim_path.empty() || slash == std::string::npos) return "";
+  std::string candidate = shim_path.substr(0, slash + 1) + kMuslShimName;
+  return access(candidate.c_str(), R_OK) == 0 ? candidate : "";
+}
+
 CompatPlan PlanCompat(const Config& config, const std::string& executable,
                       const std::string& path_env,
                       const std::string& shim_path) {
@@ -56,10 +67,25 @@ CompatPlan PlanCompat(const Config& config, const std::string& executable,
       plan.no_shim_reason =
           "the listen shim (libcorefork-listen.so) is not installed next to "
           "corefork";
-    } else if (!CanPreload(executable, path_env, &why)) {
-      plan.no_shim_reason = executable + " is " + why;
     } else {
-      plan.shim_path = shim_path;
+      switch (PreloadTarget(executable, path_env, &why)) {
+        case PreloadLibc::kNone:
+          plan.no_shim_reason = executable + " is " + why;
+          break;
+        case PreloadLibc::kGlibc:
+          plan.shim_path = shim_path;
+          break;
+        case PreloadLibc::kMusl:
+          plan.shim_path = MuslShimBeside(shim_path);
+          if (plan.shim_path.empty()) {
+            plan.no_shim_reason =
+                executable +
+                " is linked against musl, and the musl build of the listen "
+                "shim (" +
+                kMuslShimName + ") is not installed next to corefork";
+          }
+          break;
+      }
     }
   }
   plan.node_ipc =

@@ -26,10 +26,18 @@ struct CompatPlan {
 // Where the shim library is, next to the running corefork binary:
 // BIN_DIR/libcorefork-listen.so (build tree), BIN_DIR/../lib/corefork/ (an
 // install) or BIN_DIR/../lib/ (the relocatable bundle). "" when absent.
+// That is the glibc build; the musl build, libcorefork-listen-musl.so, sits
+// in the same directory when it was built (MuslShimBeside).
 std::string FindShim();
 
+// The musl build of the shim in the directory of `shim_path` (the glibc
+// build), "" when it is not there.
+std::string MuslShimBeside(const std::string& shim_path);
+
 // `executable` is config.command[0] resolved; `path_env` the PATH to follow
-// `#!/usr/bin/env node` with; `shim_path` what FindShim() returned.
+// `#!/usr/bin/env node` with; `shim_path` what FindShim() returned. The
+// shim's build follows the program's ELF interpreter: a musl loader gets
+// MuslShimBeside(shim_path), any other loader `shim_path`.
 CompatPlan PlanCompat(const Config& config, const std::string& executable,
                       const std::string& path_env,
                       const std::string& shim_path);

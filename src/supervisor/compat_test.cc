@@ -1,7 +1,14 @@
 // PlanCompat and the shim's environment values.
 #include "supervisor/compat.h"
 
+#include <elf.h>
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
 
 namespace corefork {
 namespace {
@@ -40,6 +47,63 @@ TEST(CompatTest, NoShimSaysWhy) {
   plan = PlanCompat(config, "/nonexistent/app", "", "/x/l.so");
   EXPECT_FALSE(plan.shim());
   EXPECT_NE(plan.no_shim_reason.find("/nonexistent/app"), std::string::npos);
+}
+
+// A directory with both shim builds (empty files: only their presence
+// counts) and a copy of /bin/sh whose PT_INTERP is musl's loader.
+class MuslCompatTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char dir[] = "/tmp/compat_test.XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    dir_ = dir;
+    std::ofstream(dir_ + "/libcorefork-listen.so") << "";
+    std::ofstream(dir_ + "/libcorefork-listen-musl.so") << "";
+    std::ifstream in("/bin/sh", std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)),
+                      std::istreambuf_iterator<char>());
+    Elf64_Ehdr eh;
+    std::memcpy(&eh, bytes.data(), sizeof eh);
+    for (int i = 0; i < eh.e_phnum; ++i) {
+      Elf64_Phdr ph;
+      std::memcpy(&ph, bytes.data() + eh.e_phoff + i * sizeof ph, sizeof ph);
+      if (ph.p_type != PT_INTERP) continue;
+      const char musl[] = "/lib/ld-musl-x86_64.so.1";
+      ASSERT_LT(sizeof musl, ph.p_filesz);
+      std::memset(bytes.data() + ph.p_offset, 0, ph.p_filesz);
+      std::memcpy(bytes.data() + ph.p_offset, musl, sizeof musl);
+    }
+    musl_app_ = dir_ + "/app";
+    std::ofstream(musl_app_, std::ios::binary) << bytes;
+    chmod(musl_app_.c_str(), 0755);
+  }
+  void TearDown() override {
+    std::string cmd = "rm -rf " + dir_;
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+  }
+  std::string dir_;
+  std::string musl_app_;
+};
+
+TEST_F(MuslCompatTest, MuslProgramsGetTheMuslBuild) {
+  Config config = WithCommand({"app"});
+  const std::string glibc_shim = dir_ + "/libcorefork-listen.so";
+  CompatPlan plan = PlanCompat(config, musl_app_, "", glibc_shim);
+  EXPECT_EQ(plan.shim_path, dir_ + "/libcorefork-listen-musl.so");
+  EXPECT_EQ(plan.ready_mode, ReadyMode::kListen);
+  // A glibc program beside it keeps the glibc build.
+  EXPECT_EQ(PlanCompat(config, "/bin/sh", "", glibc_shim).shim_path,
+            glibc_shim);
+
+  // Without the musl build, no shim rather than one musl cannot load.
+  ASSERT_EQ(unlink((dir_ + "/libcorefork-listen-musl.so").c_str()), 0);
+  EXPECT_EQ(MuslShimBeside(glibc_shim), "");
+  plan = PlanCompat(config, musl_app_, "", glibc_shim);
+  EXPECT_FALSE(plan.shim());
+  EXPECT_NE(plan.no_shim_reason.find("libcorefork-listen-musl.so"),
+            std::string::npos)
+      << plan.no_shim_reason;
+  EXPECT_EQ(plan.ready_mode, ReadyMode::kNone);
 }
 
 TEST(CompatTest, NodeIpcForNodeLaunchers) {

@@ -5,10 +5,12 @@
 #   tests/container/run.sh COREFORK_BINARY STATIC_HELLO_BINARY
 #
 # 1. Builds a FROM scratch image offline (no pulls): the corefork bundle
-#    (docker/bundle.sh: corefork + every library ldd names beyond glibc, under
-#    /opt/corefork), the glibc libraries ldd names and the dynamic loader at
-#    their usual paths, and the static examples/hello as /hello. corefork runs
-#    from /opt/corefork/bin, the way it runs when copied into another image.
+#    under /opt/corefork (docker/bundle.sh: corefork + every library ldd
+#    names beyond glibc; then BUILD/BundleLoader.cmake from
+#    cmake/Packaging.cmake: glibc, the dynamic loader as PT_INTERP, the musl
+#    shim) and the static examples/hello as /hello, nothing else. corefork
+#    runs from /opt/corefork/bin, the way it runs when copied into another
+#    image.
 # 2. podman --runtime runc run --cpus=1.5 ... IMAGE --drain-delay 2s -- /hello
 # 3. Checks: corefork is PID 1; the admin server's /status reports the quota
 #    (1.5) and floor(1.5) = 1 desired and ready worker; `corefork detect --json`
@@ -18,7 +20,7 @@
 #    serves; the container exits 0 (never 137: podman's SIGKILL fallback
 #    comes after 10 s) about one drain delay after the SIGTERM.
 #
-# Needs podman and runc (installed by .ci/install-deps.sh test). Skips (printing the reason
+# Needs podman, runc and patchelf (installed by .ci/install-deps.sh test). Skips (printing the reason
 # and "0 passed, 0 failed, 1 skipped", exit 0) only where podman cannot run a
 # container at all. Prints "N passed, M failed" and exits 1 on any failure.
 # Everything it creates (containers, images, temp files) is removed on exit.
@@ -28,6 +30,7 @@ corefork_bin=${1:?usage: run.sh COREFORK_BINARY STATIC_HELLO_BINARY}
 hello_bin=${2:?usage: run.sh COREFORK_BINARY STATIC_HELLO_BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
+build=$(cd "$(dirname "$corefork_bin")" && pwd)
 
 readonly CPUS=1.5
 readonly EXPECTED_QUOTA=1.5
@@ -49,7 +52,7 @@ sudo=""
 # command) installs podman, runc, jq and curl up front.
 require_tools() {
   local missing=() cmd
-  for cmd in podman runc jq curl; do
+  for cmd in podman runc jq curl patchelf; do
     command -v "$cmd" >/dev/null || [ -x "/usr/sbin/$cmd" ] || missing+=("$cmd")
   done
   [ ${#missing[@]} -eq 0 ] ||
@@ -95,34 +98,31 @@ trap 'exit 130' INT TERM
 ctx=$work/context
 mkdir -p "$ctx/run/corefork" "$ctx/tmp"
 chmod 1777 "$ctx/tmp"
-if ! "$repo/docker/bundle.sh" "$corefork_bin" "$ctx/opt/corefork" >"$work/bundle.log" 2>&1; then
+if ! "$repo/docker/bundle.sh" "$corefork_bin" "$ctx/opt/corefork" >"$work/bundle.log" 2>&1 ||
+    ! cmake "-DBIN=$corefork_bin" "-DOUT=$ctx/opt/corefork" -DPREFIX=/opt/corefork \
+      "-DPATCHELF=$(command -v patchelf)" -P "$build/BundleLoader.cmake" \
+      >>"$work/bundle.log" 2>&1; then
   cat "$work/bundle.log"
-  fail "docker/bundle.sh $corefork_bin failed"
+  fail "making the bundle of $corefork_bin failed (docker/bundle.sh, BundleLoader.cmake)"
   finish
 fi
-note "$(cat "$work/bundle.log")"
+note "$(tr '\n' ' ' <"$work/bundle.log")"
 
-# What the dynamic loader of the binary is, and which libraries ldd names.
-interp=$(LC_ALL=C readelf -l "$corefork_bin" | sed -n 's/.*Requesting program interpreter: \(.*\)\]/\1/p')
-[ -n "$interp" ] || { fail "no program interpreter in $corefork_bin"; finish; }
-mapfile -t ldd_names < <(ldd "$corefork_bin" | awk '$2 == "=>" { print $1 " " $3 }')
-# glibc parts go where the loader looks by default; the rest is in the bundle.
-for entry in "${ldd_names[@]}"; do
-  soname=${entry%% *}
-  path=${entry#* }
-  [ -e "$ctx/opt/corefork/lib/$soname" ] && continue
-  mkdir -p "$ctx$(dirname "$path")"
-  cp -L "$path" "$ctx$path"
-done
-mkdir -p "$ctx$(dirname "$interp")"
-cp -L "$interp" "$ctx$interp"
+# The bundle's binary runs with the bundle's own loader, at the fixed path.
+interp=$(LC_ALL=C readelf -l "$ctx/opt/corefork/bin/corefork" | sed -n 's/.*Requesting program interpreter: \(.*\)\]/\1/p')
+[[ "$interp" = /opt/corefork/lib/* ]] ||
+  { fail "bundle: PT_INTERP '$interp', want /opt/corefork/lib/<loader>"; finish; }
+mapfile -t ldd_names < <(ldd "$corefork_bin" | awk '$2 == "=>" { print $1 }')
 cp "$hello_bin" "$ctx/hello"
 
-# The image holds exactly the libraries ldd names, plus the loader and the
-# listen shim (loaded into workers, not into corefork).
-expected=$( (for e in "${ldd_names[@]}"; do echo "${e%% *}"; done; basename "$interp"
-             echo libcorefork-listen.so) | sort)
+# The image holds exactly the libraries ldd names (glibc included), the
+# loader and the listen shims (loaded into workers, not into corefork), all
+# in /opt/corefork/lib: no libc at its usual place to fall back on.
+expected=$( (printf '%s\n' "${ldd_names[@]}"; basename "$interp"
+             echo libcorefork-listen.so
+             [ -f "$build/libcorefork-listen-musl.so" ] && echo libcorefork-listen-musl.so) | sort)
 actual=$(find "$ctx" -type f -name '*.so*' -printf '%f\n' | sort)
+outside=$(cd "$ctx" && find . -name '*.so*' -not -path './opt/corefork/lib/*' | tr '\n' ' ')
 
 cat >"$ctx/Containerfile" <<'EOF'
 FROM scratch
@@ -140,7 +140,8 @@ if ! podman_cmd build -q --pull=never -t "$image" "$ctx" >"$work/build.log" 2>&1
 fi
 pass "podman build of the FROM scratch image (no pulls)"
 if [ "$expected" = "$actual" ]; then
-  pass "image holds corefork, the $(wc -l <<<"$expected") libraries ldd names (loader included) and static /hello"
+  pass "image holds corefork, the $(wc -l <<<"$expected") libraries (what ldd names, glibc and its loader included, and the shims) and static /hello"
+  [ -z "$outside" ] || fail "libraries outside /opt/corefork/lib: $outside"
 else
   fail "image libraries differ from ldd's: $(diff <(echo "$expected") <(echo "$actual") | grep '^[<>]' | tr '\n' ' ')"
 fi
@@ -156,7 +157,7 @@ if [ $rc -eq 125 ]; then
   skip "podman cannot run a container here (exit $rc, see above)"
 fi
 if [ $rc -eq 0 ] && grep -q '^corefork ' "$work/smoke.out"; then
-  pass "corefork runs from /opt/corefork with only the bundled libraries and glibc ($(cat "$work/smoke.out"))"
+  pass "corefork runs from /opt/corefork with only the bundled libraries, its own glibc and loader ($(cat "$work/smoke.out"))"
 else
   cat "$work/smoke.out" "$work/smoke.err"
   fail "corefork --version in the image exited $rc"
