@@ -253,6 +253,8 @@ int Run(Config config) {
   context.job_concurrency =
       std::max(1, static_cast<int>(std::ceil(cgroup.effective_cpus)));
   context.compat = std::move(compat);
+  context.cgroup_root = config.cgroup_root;
+  context.cpu_request_millicores = CpuRequestMillicores();
   Supervisor supervisor(config, std::move(context));
   ReleaseStartupOnlyLibraries();
   ExitCode code = supervisor.Run();

@@ -45,6 +45,10 @@ struct SizingConfig {
   int min = 1;
   int max = 1024;
   std::optional<uint64_t> memory_per_worker;  // bytes
+  // `workers: auto` only: re-read the limits every follow_interval and scale
+  // to a changed count (in-place pod resize).
+  bool follow = true;
+  Duration follow_interval{2'000};
 };
 
 struct RestartConfig {
@@ -186,9 +190,16 @@ struct WorkerProbeConfig {
   int failures = 3;
 };
 
+// logs.workers: what becomes of the workers' stdout and stderr. kRaw: they
+// are corefork's own (inherited, no copying); kTagged / kJson: pipes read by
+// the loop, each line prefixed with the slot or turned into one JSON object
+// (supervisor/worker_output.h).
+enum class WorkerLogMode { kRaw, kTagged, kJson };
+
 struct LogConfig {
   LogFormat format = LogFormat::kText;
   std::string level = "info";  // trace|debug|info|warn|error|critical|off
+  WorkerLogMode workers = WorkerLogMode::kRaw;  // YAML logs.workers
 };
 
 struct Config {

@@ -181,6 +181,32 @@ TEST_F(ConfigLoadTest, EveryEnvironmentVariableAndFlagLands) {
   }
 }
 
+TEST_F(ConfigLoadTest, LogsWorkersFromFileEnvironmentAndFlag) {
+  EXPECT_EQ(Load(Run(), {}).log.workers, WorkerLogMode::kRaw);
+  Invocation from_file = Run();
+  from_file.config_path = WriteFile("c.yaml", "logs:\n  workers: tagged\n");
+  EXPECT_EQ(Load(from_file, {}).log.workers, WorkerLogMode::kTagged);
+  ASSERT_TRUE(ok_) << ::testing::PrintToString(errors_);
+  EXPECT_EQ(Load(from_file, {"COREFORK_LOGS_WORKERS=json"}).log.workers,
+            WorkerLogMode::kJson);
+  Invocation flag = from_file;
+  flag.flag_overrides = {{"logs_workers", "raw"}};
+  EXPECT_EQ(Load(flag, {"COREFORK_LOGS_WORKERS=json"}).log.workers,
+            WorkerLogMode::kRaw);
+
+  Invocation bad = Run();
+  bad.config_path = WriteFile("bad.yaml", "logs:\n  workers: pretty\n");
+  Load(bad, {});
+  EXPECT_FALSE(ok_);
+  EXPECT_EQ(errors_, Strings{bad.config_path +
+                             ":2:12: logs.workers: expected raw, tagged or "
+                             "json, got \"pretty\""});
+  Invocation typo = Run();
+  typo.config_path = WriteFile("typo.yaml", "logs:\n  worker: json\n");
+  Load(typo, {});
+  EXPECT_FALSE(ok_);
+}
+
 TEST_F(ConfigLoadTest, ConfigFileFromFlagOrEnvironment) {
   std::string by_env = WriteFile("env.yaml", "workers: 2\n");
   std::string by_flag = WriteFile("flag.yaml", "workers: 3\n");

@@ -402,6 +402,8 @@ Options:
   --admin ADDR:PORT            admin HTTP server (default: 0.0.0.0:9180)
   --log-format text|json       log format (default: text)
   --log-level LEVEL            trace|debug|info|warn|error|critical|off (default: info)
+  --logs-workers raw|tagged|json  the workers' stdout/stderr: as is (default),
+                               each line prefixed with the worker, or JSON
   --drain-delay DURATION       keep serving this long after SIGTERM (default: 5s)
   --shutdown-timeout DURATION  then wait this long before SIGKILL (default: 30s)
   --ready-mode MODE            auto|listen|notify|none: when a worker counts as

@@ -20,7 +20,7 @@ Status ApplyAdmin(std::string_view value, Config* config) {
   return Status::Ok();
 }
 
-constexpr std::array<Setting, 11> kSettings = {{
+constexpr std::array<Setting, 12> kSettings = {{
     {"workers", "COREFORK_WORKERS", "--workers",
      [](std::string_view v, Config* c) {
        return StoreParsed(ParseWorkers(v), &c->workers.count);
@@ -41,6 +41,10 @@ constexpr std::array<Setting, 11> kSettings = {{
     {"log_level", "COREFORK_LOG_LEVEL", "--log-level",
      [](std::string_view v, Config* c) {
        return StoreParsed(ParseLogLevel(v), &c->log.level);
+     }},
+    {"logs_workers", "COREFORK_LOGS_WORKERS", "--logs-workers",
+     [](std::string_view v, Config* c) {
+       return StoreParsed(ParseWorkerLogMode(v), &c->log.workers);
      }},
     {"drain_delay", "COREFORK_DRAIN_DELAY", "--drain-delay",
      [](std::string_view v, Config* c) {

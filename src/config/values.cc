@@ -225,6 +225,14 @@ Result<NodeIpc> ParseNodeIpc(std::string_view text) {
   return ParseChoice(text, kModes, "auto, on or off");
 }
 
+Result<WorkerLogMode> ParseWorkerLogMode(std::string_view text) {
+  static constexpr std::array<std::pair<std::string_view, WorkerLogMode>, 3>
+      kModes = {{{"raw", WorkerLogMode::kRaw},
+                 {"tagged", WorkerLogMode::kTagged},
+                 {"json", WorkerLogMode::kJson}}};
+  return ParseChoice(text, kModes, "raw, tagged or json");
+}
+
 Result<SteeringMode> ParseSteeringMode(std::string_view text) {
   static constexpr std::array<std::pair<std::string_view, SteeringMode>, 2>
       kModes = {{{"auto", SteeringMode::kAuto}, {"off", SteeringMode::kOff}}};

@@ -89,6 +89,8 @@ Result<HostPort> ParseHostPort(std::string_view text);
 // trace|debug|info|warn|error|critical|off.
 Result<std::string> ParseLogLevel(std::string_view text);
 Result<LogFormat> ParseLogFormat(std::string_view text);  // text|json
+// raw|tagged|json
+Result<WorkerLogMode> ParseWorkerLogMode(std::string_view text);
 Result<Rounding> ParseRounding(std::string_view text);    // floor|ceil|nearest
 Result<ShareMode> ParseShareMode(std::string_view text);  // reuseport|shared
 

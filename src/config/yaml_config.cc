@@ -62,7 +62,16 @@ Status ApplyMemoryPerWorker(std::string_view v, SizingConfig* s) {
   return StoreParsed(std::move(bytes), &s->memory_per_worker);
 }
 
-constexpr std::array<YamlField<SizingConfig>, 5> kSizingFields = {{
+Status ApplyFollowInterval(std::string_view v, SizingConfig* s) {
+  Result<Duration> d = ParseDuration(v);
+  if (d.ok() && *d < Duration(100)) {
+    return Status::InvalidArgument(
+        fmt::format("expected a duration of at least 100ms, got {}", Quote(v)));
+  }
+  return StoreParsed(std::move(d), &s->follow_interval);
+}
+
+constexpr std::array<YamlField<SizingConfig>, 7> kSizingFields = {{
     {"per_cpu",
      [](std::string_view v, SizingConfig* s) {
        return StoreParsed(ParseNumber(v, 0, /*exclusive=*/true), &s->per_cpu);
@@ -81,6 +90,11 @@ constexpr std::array<YamlField<SizingConfig>, 5> kSizingFields = {{
      }},
     {"memory_per_worker", ApplyMemoryPerWorker,
      [](SizingConfig* s) { s->memory_per_worker.reset(); }},
+    {"follow",
+     [](std::string_view v, SizingConfig* s) {
+       return StoreParsed(ParseBool(v), &s->follow);
+     }},
+    {"follow_interval", ApplyFollowInterval},
 }};
 
 constexpr std::array<YamlField<RestartConfig>, 5> kRestartFields = {{
@@ -226,6 +240,13 @@ constexpr std::array<YamlField<WorkerProbeConfig>, 4> kWorkerProbeFields = {{
      }},
 }};
 
+constexpr std::array<YamlField<LogConfig>, 1> kLogsFields = {{
+    {"workers",
+     [](std::string_view v, LogConfig* l) {
+       return StoreParsed(ParseWorkerLogMode(v), &l->workers);
+     }},
+}};
+
 // A section whose only key holds a map of fields: metrics.app, health.worker.
 template <typename T>
 void ApplyNested(YamlReader& r, const YamlEntry& e, std::string_view key,
@@ -242,7 +263,7 @@ const std::vector<std::string_view> kTopKeys = {
     "command",    "workers",   "port",     "host",  "admin",       "listeners",
     "sizing",     "restart",   "shutdown", "ready", "watchdog",    "control",
     "log_format", "log_level", "env",      "jobs",  "job_history", "compat",
-    "steering",   "metrics",   "health"};
+    "steering",   "metrics",   "health",   "logs"};
 
 // A key that belongs to a section, written at the top level.
 template <typename T>
@@ -419,6 +440,8 @@ void ApplyTopLevelEntry(YamlReader& r, const YamlEntry& e, Config* config,
   } else if (e.key == "metrics") {
     ApplyNested<AppMetricsConfig>(r, e, "app", kAppMetricsFields,
                                   &config->app_metrics);
+  } else if (e.key == "logs") {
+    r.ApplyFields<LogConfig>(e, kLogsFields, &config->log);
   } else if (e.key == "health") {
     ApplyNested<WorkerProbeConfig>(r, e, "worker", kWorkerProbeFields,
                                    &config->worker_probe);

@@ -17,8 +17,10 @@ enum class LoopTag : uint8_t {
   kNotifySocket = 3,
   kNotifyPipe = 4,
   kJobPipe = 5,
-  kNodeIpc = 6,  // a worker's Node IPC channel (serial = the worker's)
-  kProbe = 7,    // a worker probe's connection (serial = the worker's)
+  kNodeIpc = 6,       // a worker's Node IPC channel (serial = the worker's)
+  kProbe = 7,         // a worker probe's connection (serial = the worker's)
+  kWorkerOutput = 8,  // a worker's stdout/stderr pipe (serial =
+                      // WorkerOutput::Key(worker serial, stream))
 };
 
 inline uint64_t MakeTag(LoopTag tag, uint64_t serial) {

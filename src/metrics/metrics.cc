@@ -66,8 +66,10 @@ struct Metrics::Impl {
   Gauge& draining;
   Family<Counter>& restarts;
   Counter& probe_failures;
+  Counter& limit_changes;
   Family<Counter>& app_metrics_skipped;
   Family<Counter>& exits;
+  Family<Counter>& worker_log_dropped;
   Histogram& ready_seconds;
   Family<Counter>& job_runs;
   Family<Histogram>& job_duration;
@@ -107,6 +109,11 @@ Metrics::Impl::Impl(const std::string& version)
                                      "failed: no answer in time, or not "
                                      "2xx/3xx.")
                          .Add({})),
+      limit_changes(RegisterCounter(registry, "corefork_limit_changes_total",
+                                    "Changes of the container's CPU or "
+                                    "memory limit seen while running "
+                                    "(sizing.follow).")
+                        .Add({})),
       app_metrics_skipped(RegisterCounter(
           registry, "corefork_app_metrics_skipped_total",
           "Scrapes that left a worker's own metrics out (metrics.app): no "
@@ -115,6 +122,10 @@ Metrics::Impl::Impl(const std::string& version)
           registry, "corefork_worker_exits_total",
           "Worker process ends by kind (exited, killed) and exit code or "
           "signal.")),
+      worker_log_dropped(RegisterCounter(
+          registry, "corefork_worker_log_lines_dropped_total",
+          "Worker output lines dropped (logs.workers tagged or json) "
+          "because corefork's stdout or stderr did not keep up, by stream.")),
       ready_seconds(
           RegisterHistogram(registry, "corefork_worker_ready_seconds",
                             "Time from a worker's start to its readiness, in "
@@ -143,6 +154,9 @@ Metrics::Impl::Impl(const std::string& version)
     states.insert(state);
   }
   for (const char* reason : kRestartReasons) restarts.Add({{"reason", reason}});
+  for (const char* stream : {"stdout", "stderr"}) {
+    worker_log_dropped.Add({{"stream", stream}});
+  }
 }
 
 void Metrics::Impl::SetOptionalGauge(Family<Gauge>& family, Gauge*& sample,
@@ -197,6 +211,14 @@ void Metrics::CountRestart(const std::string& reason) {
 }
 
 void Metrics::CountProbeFailure() { impl_->probe_failures.Increment(); }
+
+void Metrics::CountWorkerLogLinesDropped(const std::string& stream,
+                                         uint64_t lines) {
+  impl_->worker_log_dropped.Add({{"stream", stream}})
+      .Increment(static_cast<double>(lines));
+}
+
+void Metrics::CountLimitChange() { impl_->limit_changes.Increment(); }
 
 void Metrics::CountAppMetricsSkipped(int slot) {
   impl_->app_metrics_skipped.Add({{"worker", std::to_string(slot)}})

@@ -42,12 +42,17 @@ class Metrics {
   void CountRestart(const std::string& reason);
   // health.worker: a probe that failed (no answer in time, not 2xx/3xx).
   void CountProbeFailure();
+  // sizing.follow saw the container's CPU or memory limit change.
+  void CountLimitChange();
   // metrics.app left worker `slot` out of a scrape. Any thread.
   void CountAppMetricsSkipped(int slot);
   // A worker's end: kind "exited" (code_or_signal "0".."255") or "killed"
   // (code_or_signal "SIGKILL"...), from a wait status.
   void CountExit(int wait_status);
   void ObserveReadySeconds(double seconds);
+  // logs.workers tagged/json: worker lines dropped because corefork's
+  // stdout or stderr (stream "stdout", "stderr") did not keep up.
+  void CountWorkerLogLinesDropped(const std::string& stream, uint64_t lines);
 
   // Jobs: gauges per job, a finished run (result: succeeded, failed,
   // timed_out, cancelled), a refused or skipped run (reason: queue_full,

@@ -101,6 +101,13 @@ Status Supervisor::SetUpLoop() {
   jobs.epoll_fd = epoll_.get();
   jobs.metrics = context_.metrics;
   jobs_ = std::make_unique<JobRunner>(std::move(jobs));
+  if (config_.log.workers != WorkerLogMode::kRaw) {
+    WorkerOutput::Options output;
+    output.mode = config_.log.workers;
+    output.epoll_fd = epoll_.get();
+    output.metrics = context_.metrics;
+    worker_output_ = std::make_unique<WorkerOutput>(output);
+  }
   return s;
 }
 
@@ -131,6 +138,8 @@ ExitCode Supervisor::Run() {
   // A worker's own children (its process group) must not outlive corefork.
   for (pid_t group : groups_) kill(-group, SIGKILL);
   if (getpid() == 1) EndEveryProcess();
+  // The workers' last lines (and unterminated ones) before corefork exits.
+  if (worker_output_) worker_output_->DrainAll();
   return exit_code_;
 }
 
@@ -178,6 +187,7 @@ void Supervisor::WaitForEvents() {
     if (tag == LoopTag::kJobPipe) jobs_->OnPipeReadable(serial);
     if (tag == LoopTag::kNodeIpc) ReadIpc(serial);
     if (tag == LoopTag::kProbe) OnProbeEvent(serial);
+    if (tag == LoopTag::kWorkerOutput) worker_output_->OnReadable(serial);
   }
   // Reading took time: deadlines are judged against the time after it.
   now_ = Clock::now();
@@ -202,6 +212,7 @@ Supervisor::TimePoint Supervisor::NextDeadline() const {
     }
   }
   next = std::min(next, jobs_->NextDeadline());
+  if (Following()) next = std::min(next, follow_at_);
   if (phase_ != Phase::kStopping) {
     for (int id = 0; id < desired_; ++id) {
       if (!HasPrimaryWorker(id)) {
@@ -296,6 +307,7 @@ void Supervisor::OnWorkerExit(pid_t pid, int status) {
   slot.last_exit = DescribeWaitStatus(status);
   if (kill(-pid, 0) != 0) std::erase(groups_, pid);  // its group is empty
   if (context_.metrics != nullptr) context_.metrics->CountExit(status);
+  if (worker_output_) worker_output_->OnWorkerExit(worker.serial);
   const std::string who =
       fmt::format("worker {} (pid {})", worker.slot, worker.pid);
 
@@ -402,6 +414,7 @@ void Supervisor::EnforceDeadlines() {
     if (now_ >= worker.deadline) EnforceWorkerDeadline(worker);
   }
   EnforceProbeDeadlines();
+  if (Following() && now_ >= follow_at_) FollowLimits();
   jobs_->Tick(now_);
 }
 
@@ -517,10 +530,27 @@ Supervisor::Worker* Supervisor::StartWorker(Slot& slot, bool successor) {
   options.pass_fds.push_back(notify_write.get());
   if (ipc_child.valid()) options.pass_fds.push_back(ipc_child.get());
   options.stdin_fd = dev_null_.get();
+  // logs.workers tagged/json: stdout and stderr are pipes the loop reads
+  // (watched before the spawn, under the serial the worker will get).
+  // Without them the worker still runs, on corefork's own fds.
+  std::optional<WorkerOutput::Pipes> output;
+  if (worker_output_) {
+    Result<WorkerOutput::Pipes> pipes = WorkerOutput::OpenPipes();
+    Status s = pipes.ok() ? worker_output_->Add(next_serial_, slot.id, &*pipes)
+                          : pipes.status();
+    if (s.ok()) {
+      output.emplace(std::move(pipes).value());
+      options.stdout_fd = output->out_write.get();
+      options.stderr_fd = output->err_write.get();
+    } else {
+      spdlog::warn("worker {}: output not tagged: {}", slot.id, s.message());
+    }
+  }
 
   SpawnFailure failure;
   Result<pid_t> pid = Spawn(options, &failure);
   if (!pid.ok()) {
+    if (output) worker_output_->Remove(next_serial_);
     if (!ever_started_ && failure.step == "execve") {
       // The app cannot run at all: no point in retrying.
       spdlog::critical("cannot run {}", pid.status().message());
@@ -551,6 +581,7 @@ Supervisor::Worker* Supervisor::StartWorker(Slot& slot, bool successor) {
   worker.started_at = now_;
   worker.successor = successor;
   worker.notify_pipe = std::move(notify_read);
+  if (output) worker_output_->SetPid(worker.serial, *pid);
   // Unwatched, the worker can still become ready by its listen report or
   // time out at ready.timeout, which names the cause: log why here.
   if (Status s = Watch(epoll_.get(), worker.notify_pipe.get(),

@@ -31,6 +31,7 @@
 #include "supervisor/compat.h"
 #include "supervisor/notify.h"
 #include "supervisor/state.h"
+#include "supervisor/worker_output.h"
 
 namespace corefork {
 
@@ -48,6 +49,10 @@ struct SupervisorContext {
   std::string control_socket_path;  // passed as COREFORK_CONTROL_SOCKET
   int job_concurrency = 1;          // default per-job concurrency (CPU count)
   CompatPlan compat;  // shim and Node IPC; config.ready.mode is resolved
+  // sizing.follow re-reads the limits under this root (detect's --root),
+  // with the same COREFORK_CPU_REQUEST as at start.
+  std::string cgroup_root = "/";
+  std::optional<long> cpu_request_millicores;
 };
 
 class Supervisor {
@@ -167,6 +172,12 @@ class Supervisor {
   size_t QueuedConnections(int slot) const;
   LinesView Lines() const;
 
+  // In-place resize (supervisor_follow.cc): re-read the limits every
+  // sizing.follow_interval; scale once two reads in a row agree on a new
+  // worker count.
+  bool Following() const;
+  void FollowLimits();
+
   // Worker probes through the lines (supervisor_probe.cc).
   bool ProbesOn() const;
   void StartProbes();
@@ -220,11 +231,16 @@ class Supervisor {
   std::vector<int> steered_;  // serving slots the program was built for
   std::vector<size_t> steered_groups_;  // group sizes it was built for
   bool lines_ipv6_ = false;             // the first listener's family
+  TimePoint follow_at_{};               // next limits read (sizing.follow)
+  std::optional<int> follow_pending_;   // a new count seen once, not yet twice
 
   Fd epoll_;
   Fd signal_fd_;
   std::optional<NotifySocket> notify_socket_;
   Fd dev_null_;  // workers' stdin
+  // logs.workers tagged/json: the workers' stdout/stderr pipes; null in raw
+  // mode (workers write to corefork's own fds).
+  std::unique_ptr<WorkerOutput> worker_output_;
   TimePoint now_;
   double started_unix_seconds_ = 0;
   uint64_t publish_version_ = 0;
