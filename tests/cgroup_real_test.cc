@@ -182,9 +182,11 @@ TEST_F(RealCgroupQuotaTest, FollowsAQuotaChangedWhileRunningUnderLoad) {
   options.max_duration = milliseconds(60000);
   LoadGenerator load(options);
   load.Start();
-  for (const auto& [quota, workers] :
-       std::vector<std::pair<std::string, size_t>>{{"200000", 2},
-                                                   {"100000", 1}}) {
+  for (const auto& step : std::vector<std::pair<std::string, size_t>>{
+           {"200000", 2}, {"100000", 1}}) {
+    // Named copies: clang 14 cannot capture structured bindings.
+    const std::string quota = step.first;
+    const size_t workers = step.second;
     SCOPED_TRACE("quota " + quota);
     const uint64_t ok = load.Snapshot().ok;
     ASSERT_TRUE(PollUntil([&] { return load.Snapshot().ok >= ok + 200; },
