@@ -369,7 +369,8 @@ TEST_F(ClientTest, RunWithoutWaitThenCancel) {
 TEST_F(ClientTest, ReloadWaitReturnsOnceEveryWorkerIsReplaced) {
   Process& cf = StartServer(2);
   std::set<int> old_pids;
-  for (const Json& slot : AdminStatus()["slots"]) {
+  const Json before = AdminStatus();  // kept: the loop ranges over a part
+  for (const Json& slot : before["slots"]) {
     old_pids.insert(slot["pid"].get<int>());
   }
   CliResult r = Cli({"reload", "--wait"});
