@@ -48,7 +48,70 @@ Json Slot(const WorkerView& worker, const AnswerTime& now, const RssReader& rss,
   json["cpu_percent"] =
       cpu_percent ? JsonNumber(std::round(*cpu_percent * 10) / 10) : Json();
   json["status_text"] = OrNull(worker.status_text);
+  // recycle.max_lifetime: when this worker is due (its own drawn lifetime).
+  const bool lifetime =
+      running && worker.lifetime_ms > 0 &&
+      worker.recycle_at != std::chrono::steady_clock::time_point::max();
+  const double recycle_in =
+      lifetime ? std::chrono::duration<double>(worker.recycle_at - now.steady)
+                     .count()
+               : 0;
+  json["lifetime_seconds"] =
+      lifetime ? JsonNumber(Millis(worker.lifetime_ms / 1000.0)) : Json();
+  json["next_recycle_at"] =
+      lifetime ? Json(Iso8601Utc(now.unix_seconds + recycle_in)) : Json();
+  json["next_recycle_in_seconds"] =
+      lifetime ? JsonNumber(Millis(recycle_in)) : Json();
   return json;
+}
+
+Json Ago(double unix_seconds, const AnswerTime& now) {
+  return JsonNumber(Millis(std::max(now.unix_seconds - unix_seconds, 0.0)));
+}
+
+Json OptionalNumber(const std::optional<double>& value) {
+  return value ? JsonNumber(*value) : Json();
+}
+
+// "recycle": the last recycle started and the next scheduled one.
+Json RecycleJson(const StateView& view, const AnswerTime& now) {
+  Json json;
+  if (view.last_recycle) {
+    const RecycleView& r = *view.last_recycle;
+    json["last"] = {{"at", Iso8601Utc(r.unix_seconds)},
+                    {"ago_seconds", Ago(r.unix_seconds, now)},
+                    {"slot", r.slot},
+                    {"pid", r.pid},
+                    {"reason", r.reason},
+                    {"detail", r.detail}};
+  } else {
+    json["last"] = Json();
+  }
+  json["next_scheduled_at"] =
+      view.next_scheduled_recycle_unix > 0
+          ? Json(Iso8601Utc(view.next_scheduled_recycle_unix))
+          : Json();
+  return json;
+}
+
+// sizing.last_limit_change: what sizing.follow saw last.
+Json LimitChangeJson(const StateView& view, const AnswerTime& now) {
+  if (!view.last_limit_change) return Json();
+  const LimitChangeView& c = *view.last_limit_change;
+  auto bytes = [](const std::optional<uint64_t>& b) {
+    return b ? Json(*b) : Json();
+  };
+  return {
+      {"at", Iso8601Utc(c.unix_seconds)},
+      {"ago_seconds", Ago(c.unix_seconds, now)},
+      {"changes", c.changes},
+      {"cpu_quota_cores",
+       {{"before", OptionalNumber(c.cpu_before)},
+        {"after", OptionalNumber(c.cpu_after)}}},
+      {"memory_limit_bytes",
+       {{"before", bytes(c.memory_before)}, {"after", bytes(c.memory_after)}}},
+      {"workers", {{"before", c.workers_before}, {"after", c.workers_after}}},
+      {"reason", c.reason}};
 }
 
 Json Exits(const StateView& view, const AnswerTime& now) {
@@ -122,7 +185,9 @@ std::string StatusJson(const StateView& view, const std::string& version,
   json["min_ready_workers"] = view.min_ready_workers;
   json["sizing"] = {{"workers", view.sizing.workers},
                     {"cpus_used", JsonNumber(view.sizing.cpus_used)},
-                    {"reason", view.sizing.reason}};
+                    {"reason", view.sizing.reason},
+                    {"last_limit_change", LimitChangeJson(view, now)}};
+  json["recycle"] = RecycleJson(view, now);
   json["cgroup"] = CgroupJson(view.cgroup, "version");
   json["slots"] = Json::array();
   for (const WorkerView& worker : view.workers) {

@@ -96,6 +96,16 @@ TEST(AdminViewsTest, StatusDocument) {
   auto exits = std::make_shared<std::vector<ExitView>>();
   exits->push_back({2, 99, "killed by SIGKILL", 1700000090.25, 61.5});
   v.recent_exits = exits;
+  v.workers[0].lifetime_ms = 21'600'000;
+  v.workers[0].recycle_at = now.steady + std::chrono::hours(1);
+  v.workers[1].lifetime_ms = 0;  // no lifetime: nulls
+  v.last_recycle = RecycleView{1700000090.25, 1, 98, "max_rss",
+                               "max_rss: 612 MiB > 512 MiB"};
+  v.next_scheduled_recycle_unix = 1700006400;
+  v.last_limit_change =
+      LimitChangeView{1700000050,   "cpu quota 1.5 -> 2.5", 1.5, 2.5,
+                      std::nullopt, uint64_t{536870912},    1,   2,
+                      "2.5 CPUs"};
   EXPECT_EQ(
       StatusJson(v, "1.2.3", now, rss, cpu),
       R"({"version":"1.2.3","started_at":"2023-11-14T22:13:20Z",)"
@@ -103,7 +113,16 @@ TEST(AdminViewsTest, StatusDocument) {
       R"("stopping":false,"reloading":true,"desired_workers":3,)"
       R"("actual_workers":2,"ready_workers":1,"min_ready_workers":1,)"
       R"("sizing":{"workers":3,"cpus_used":1.5,)"
-      R"("reason":"1.5 CPUs \"quota\" x 2 per CPU"},)"
+      R"("reason":"1.5 CPUs \"quota\" x 2 per CPU",)"
+      R"("last_limit_change":{"at":"2023-11-14T22:14:10Z","ago_seconds":50.5,)"
+      R"("changes":"cpu quota 1.5 -> 2.5",)"
+      R"("cpu_quota_cores":{"before":1.5,"after":2.5},)"
+      R"("memory_limit_bytes":{"before":null,"after":536870912},)"
+      R"("workers":{"before":1,"after":2},"reason":"2.5 CPUs"}},)"
+      R"("recycle":{"last":{"at":"2023-11-14T22:14:50Z","ago_seconds":10.25,)"
+      R"("slot":1,"pid":98,"reason":"max_rss",)"
+      R"("detail":"max_rss: 612 MiB > 512 MiB"},)"
+      R"("next_scheduled_at":"2023-11-15T00:00:00Z"},)"
       R"("cgroup":{"version":"v2","cpu_cgroup_path":"","cpu_quota_cores":1.5,)"
       R"("quota_source":"/sys/fs/cgroup/cpu.max","cpuset_cpus":null,)"
       R"("cpuset_source":"","affinity_cpus":4,"host_cpus":8,)"
@@ -111,13 +130,18 @@ TEST(AdminViewsTest, StatusDocument) {
       R"("notes":["a note"]},"slots":[)"
       R"({"id":0,"pid":101,"state":"ready","ready":true,"restarts":0,)"
       R"("last_exit":null,"uptime_seconds":12.346,"rss_bytes":1048576,)"
-      R"("cpu_percent":12.3,"status_text":"serving\n"},)"
+      R"("cpu_percent":12.3,"status_text":"serving\n",)"
+      R"("lifetime_seconds":21600,"next_recycle_at":"2023-11-14T23:15:00Z",)"
+      R"("next_recycle_in_seconds":3600},)"
       R"({"id":1,"pid":102,"state":"starting","ready":false,"restarts":0,)"
       R"("last_exit":null,"uptime_seconds":0,"rss_bytes":null,)"
-      R"("cpu_percent":null,"status_text":null},)"
+      R"("cpu_percent":null,"status_text":null,"lifetime_seconds":null,)"
+      R"("next_recycle_at":null,"next_recycle_in_seconds":null},)"
       R"({"id":2,"pid":null,"state":"backoff","ready":false,"restarts":4,)"
       R"("last_exit":"killed by SIGKILL","uptime_seconds":0,)"
-      R"("rss_bytes":null,"cpu_percent":null,"status_text":null}],)"
+      R"("rss_bytes":null,"cpu_percent":null,"status_text":null,)"
+      R"("lifetime_seconds":null,"next_recycle_at":null,)"
+      R"("next_recycle_in_seconds":null}],)"
       R"("recent_exits":[{"slot":2,"pid":99,"reason":"killed by SIGKILL",)"
       R"("at":"2023-11-14T22:14:50Z","ago_seconds":10.25,)"
       R"("lived_seconds":61.5}],"state_version":17})");

@@ -540,17 +540,71 @@ std::string ReadProcFile(const Context& ctx, const std::string& path,
   return std::move(text).value();
 }
 
-}  // namespace
-
-CgroupInfo DetectCgroup(const std::string& root) {
-  CgroupInfo info;
+// Reads /proc/self/cgroup and mountinfo under `root`.
+Context MakeContext(const std::string& root, std::vector<std::string>* notes) {
   Context ctx;
   ctx.root = root;
   while (!ctx.root.empty() && ctx.root.back() == '/') ctx.root.pop_back();
-  ctx.notes = &info.notes;
+  ctx.notes = notes;
   ctx.cgroups = ParseProcCgroup(ReadProcFile(ctx, "/proc/self/cgroup"));
   ctx.mounts = ParseMountinfo(
       ReadProcFile(ctx, "/proc/self/mountinfo", kMaxListFileBytes));
+  return ctx;
+}
+
+}  // namespace
+
+std::optional<uint64_t> MemoryStatField(std::string_view stat,
+                                        std::string_view key) {
+  while (!stat.empty()) {
+    size_t end = stat.find('\n');
+    std::string_view line = stat.substr(0, end);
+    stat = end == std::string_view::npos ? std::string_view()
+                                         : stat.substr(end + 1);
+    if (line.size() > key.size() && line.starts_with(key) &&
+        line[key.size()] == ' ') {
+      return ParseInt<uint64_t>(Trim(line.substr(key.size() + 1)));
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<MemoryUsage> ReadMemoryUsage(const std::string& root) {
+  std::vector<std::string> notes;
+  Context ctx = MakeContext(root, &notes);
+  ctx.pid =
+      StatusField(ReadProcFile(ctx, "/proc/self/status"), "Pid").value_or("");
+  std::optional<Hierarchy> h = FindHierarchy(ctx, "memory");
+  if (!h) return std::nullopt;
+  const bool v2 = h->version == "v2";
+  std::optional<MemoryUsage> tightest;
+  for (const std::string& dir : Levels(*h)) {
+    std::optional<uint64_t> limit = ReadMemoryFile(
+        dir + (v2 ? "/memory.max" : "/memory.limit_in_bytes"), &notes);
+    if (!limit || (tightest && *limit >= tightest->limit_bytes)) continue;
+    tightest = MemoryUsage{};
+    tightest->limit_bytes = *limit;
+    tightest->dir = dir;
+  }
+  if (!tightest) return std::nullopt;
+  std::optional<uint64_t> current = ReadMemoryFile(
+      tightest->dir + (v2 ? "/memory.current" : "/memory.usage_in_bytes"),
+      &notes);
+  if (!current) return std::nullopt;
+  tightest->current_bytes = *current;
+  if (auto stat = ReadFile(tightest->dir + "/memory.stat", nullptr)) {
+    tightest->inactive_file_bytes =
+        MemoryStatField(*stat, v2 ? "inactive_file" : "total_inactive_file")
+            .value_or(0);
+  }
+  tightest->used_bytes =
+      *current - std::min(*current, tightest->inactive_file_bytes);
+  return tightest;
+}
+
+CgroupInfo DetectCgroup(const std::string& root) {
+  CgroupInfo info;
+  Context ctx = MakeContext(root, &info.notes);
   std::string status = ReadProcFile(ctx, "/proc/self/status");
   ctx.pid = StatusField(status, "Pid").value_or("");
   ReadCpuCounts(ctx, status, &info);

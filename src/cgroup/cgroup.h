@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace corefork {
@@ -32,5 +33,25 @@ struct CgroupInfo {
 };
 
 CgroupInfo DetectCgroup(const std::string& root);
+
+// The memory use of the cgroup whose limit is the tightest along our path
+// (the one whose limit the OOM killer enforces), as the kernel's own
+// reclaim sees it: usage minus the inactive file cache it can drop at once.
+// v2: memory.current - inactive_file (memory.stat); v1:
+// memory.usage_in_bytes - total_inactive_file (memory.stat, hierarchical).
+// A few small bounded reads; called by the loop every recycle.check_interval.
+struct MemoryUsage {
+  uint64_t limit_bytes = 0;
+  uint64_t current_bytes = 0;        // memory.current / usage_in_bytes
+  uint64_t inactive_file_bytes = 0;  // 0 when memory.stat lacks it
+  uint64_t used_bytes = 0;           // current - inactive_file (never below 0)
+  std::string dir;                   // the cgroup directory read (under root)
+};
+// nullopt when there is no memory limit or its usage cannot be read.
+std::optional<MemoryUsage> ReadMemoryUsage(const std::string& root);
+
+// `key value` of a memory.stat text; nullopt when the key is missing.
+std::optional<uint64_t> MemoryStatField(std::string_view stat,
+                                        std::string_view key);
 
 }  // namespace corefork

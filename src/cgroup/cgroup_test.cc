@@ -417,3 +417,87 @@ TEST(CgroupRealTest, ReadsARealV1Quota) {
 
 }  // namespace
 }  // namespace corefork
+
+namespace corefork {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A copy of a fixture tree to write usage files into.
+fs::path CopyFixture(const std::string& name) {
+  const fs::path to = fs::temp_directory_path() /
+                      ("memusage_" + name + "_" + std::to_string(getpid()));
+  fs::remove_all(to);
+  fs::copy(std::string(COREFORK_FIXTURES) + "/cgroup/" + name, to,
+           fs::copy_options::recursive);
+  return to;
+}
+
+void Write(const fs::path& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
+
+// v2: the pod level (1 GiB) is tighter than the container's own 2 GiB, so
+// its memory.current and memory.stat are the ones read.
+TEST(MemoryUsageTest, V2ReadsTheTightestLevelMinusInactiveFile) {
+  const fs::path root = CopyFixture("v2_nested");
+  const fs::path pod = root / "sys/fs/cgroup/kubepods/burstable/pod1";
+  Write(pod / "memory.current", "943718400\n");  // 900 MiB
+  Write(pod / "memory.stat",
+        "anon 629145600\nfile 314572800\nactive_file 104857600\n"
+        "inactive_file 209715200\nslab 1000\n");
+  // The container's own files must not be used.
+  Write(pod / "ctr/memory.current", "1\n");
+  Write(pod / "ctr/memory.stat", "inactive_file 0\n");
+  std::optional<MemoryUsage> usage = ReadMemoryUsage(root.string());
+  ASSERT_TRUE(usage.has_value());
+  EXPECT_EQ(usage->limit_bytes, 1u << 30);
+  EXPECT_EQ(usage->current_bytes, 900u << 20);
+  EXPECT_EQ(usage->inactive_file_bytes, 200u << 20);
+  EXPECT_EQ(usage->used_bytes, 700u << 20);
+  EXPECT_EQ(usage->dir, pod.string());
+
+  // More inactive cache than usage (racy reads): 0, never a wrap-around.
+  Write(pod / "memory.stat", "inactive_file 999999999999\n");
+  EXPECT_EQ(ReadMemoryUsage(root.string())->used_bytes, 0u);
+  // No memory.stat: the whole usage counts.
+  fs::remove(pod / "memory.stat");
+  EXPECT_EQ(ReadMemoryUsage(root.string())->used_bytes, 900u << 20);
+  // No memory.current: unknown.
+  fs::remove(pod / "memory.current");
+  EXPECT_FALSE(ReadMemoryUsage(root.string()).has_value());
+  fs::remove_all(root);
+}
+
+TEST(MemoryUsageTest, V1UsesHierarchicalInactiveFile) {
+  const fs::path root = CopyFixture("v1_quota");
+  const fs::path app = root / "sys/fs/cgroup/memory/app";
+  Write(app / "memory.usage_in_bytes", "314572800\n");  // 300 MiB
+  Write(app / "memory.stat",
+        "cache 1\ninactive_file 1048576\ntotal_cache 2\n"
+        "total_inactive_file 104857600\n");
+  std::optional<MemoryUsage> usage = ReadMemoryUsage(root.string());
+  ASSERT_TRUE(usage.has_value());
+  EXPECT_EQ(usage->limit_bytes, 512u << 20);
+  EXPECT_EQ(usage->used_bytes, 200u << 20);
+  fs::remove_all(root);
+}
+
+TEST(MemoryUsageTest, NoLimitMeansNoUsage) {
+  const fs::path root = CopyFixture("v2_max");
+  EXPECT_FALSE(ReadMemoryUsage(root.string()).has_value());
+  fs::remove_all(root);
+}
+
+TEST(MemoryUsageTest, StatFieldNeedsTheWholeKey) {
+  const std::string stat = "total_inactive_file 5\ninactive_file 7\n";
+  EXPECT_EQ(MemoryStatField(stat, "inactive_file"), std::optional<uint64_t>(7));
+  EXPECT_EQ(MemoryStatField(stat, "total_inactive_file"),
+            std::optional<uint64_t>(5));
+  EXPECT_EQ(MemoryStatField(stat, "inactive"), std::nullopt);
+  EXPECT_EQ(MemoryStatField("inactive_file x\n", "inactive_file"),
+            std::nullopt);
+}
+
+}  // namespace
+}  // namespace corefork

@@ -190,6 +190,26 @@ struct WorkerProbeConfig {
   int failures = 3;
 };
 
+// recycle: replace a worker, one slot at a time and readiness-gated (its
+// successor is ready before it stops), when its process tree's RSS passes
+// max_rss, when its lifetime is over, on a cron schedule (every worker, as a
+// rolling reload), or, biggest first, when the container's memory use
+// passes memory_pressure of its limit. Everything off by default.
+struct RecycleConfig {
+  std::optional<uint64_t> max_rss;  // bytes, of the worker and descendants
+  // 0: off. Each worker's own lifetime is drawn uniformly from
+  // [max_lifetime * (1 - jitter), max_lifetime * (1 + jitter)].
+  Duration max_lifetime{0};
+  double jitter = 0.1;                    // a fraction, 0..0.9
+  std::optional<CronSchedule> schedule;   // a rolling restart of all
+  TimeZone timezone;                      // of `schedule`; default UTC
+  std::optional<double> memory_pressure;  // fraction of the limit, 0..1
+  Duration check_interval{5'000};         // RSS and memory reads
+  bool On() const {
+    return max_rss || max_lifetime.count() > 0 || schedule || memory_pressure;
+  }
+};
+
 // logs.workers: what becomes of the workers' stdout and stderr. kRaw: they
 // are corefork's own (inherited, no copying); kTagged / kJson: pipes read by
 // the loop, each line prefixed with the slot or turned into one JSON object
@@ -216,6 +236,7 @@ struct Config {
   SteeringConfig steering;
   AppMetricsConfig app_metrics;    // YAML metrics.app
   WorkerProbeConfig worker_probe;  // YAML health.worker
+  RecycleConfig recycle;
   std::map<std::string, JobConfig> jobs;
   JobHistoryConfig job_history;
   std::map<std::string, std::string> env;  // extra environment for workers

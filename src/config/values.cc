@@ -262,6 +262,15 @@ Result<CountOrPercent> ParseCountOrPercent(std::string_view text) {
   return CountOrPercent{*value, percent};
 }
 
+Result<double> ParsePercent(std::string_view text, double min, double max) {
+  const std::string what = fmt::format("a percentage {:g}%..{:g}%", min, max);
+  if (!text.ends_with('%')) return Expected(what, text);
+  Result<double> value =
+      ParseNumber(text.substr(0, text.size() - 1), min, false, max);
+  if (!value.ok()) return Expected(what, text);
+  return *value / 100;
+}
+
 Result<std::optional<int>> ParseWorkers(std::string_view text) {
   if (text == "auto") return std::optional<int>();
   Result<int> count = ParseInt(text, 1, INT_MAX);

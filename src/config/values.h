@@ -72,6 +72,10 @@ struct CountOrPercent {
 };
 Result<CountOrPercent> ParseCountOrPercent(std::string_view text);
 
+// A percentage "90%" or "12.5%" (the % is required) within [min, max]
+// percent; returned as a fraction (0.9).
+Result<double> ParsePercent(std::string_view text, double min, double max);
+
 // A TCP port, 1..65535.
 Result<int> ParsePort(std::string_view text);
 

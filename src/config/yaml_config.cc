@@ -247,6 +247,58 @@ constexpr std::array<YamlField<LogConfig>, 1> kLogsFields = {{
      }},
 }};
 
+Status ApplyMaxRss(std::string_view v, RecycleConfig* r) {
+  Result<uint64_t> bytes = ParseSize(v);
+  if (bytes.ok() && *bytes < (uint64_t{1} << 20)) {
+    return Status::InvalidArgument(fmt::format(
+        "expected a size of at least 1Mi like 512Mi (or null), got {}",
+        Quote(v)));
+  }
+  return StoreParsed(std::move(bytes), &r->max_rss);
+}
+
+Status ApplyMaxLifetime(std::string_view v, RecycleConfig* r) {
+  Result<Duration> d = ParseDuration(v);
+  if (d.ok() && d->count() != 0 && *d < Duration(1'000)) {
+    return Status::InvalidArgument(fmt::format(
+        "expected 0 (off) or a duration of at least 1s, got {}", Quote(v)));
+  }
+  return StoreParsed(std::move(d), &r->max_lifetime);
+}
+
+Status ApplyCheckInterval(std::string_view v, RecycleConfig* r) {
+  Result<Duration> d = ParseDuration(v, std::chrono::hours(1));
+  if (d.ok() && *d < Duration(100)) {
+    return Status::InvalidArgument(
+        fmt::format("expected a duration of at least 100ms, got {}", Quote(v)));
+  }
+  return StoreParsed(std::move(d), &r->check_interval);
+}
+
+constexpr std::array<YamlField<RecycleConfig>, 7> kRecycleFields = {{
+    {"max_rss", ApplyMaxRss, [](RecycleConfig* r) { r->max_rss.reset(); }},
+    {"max_lifetime", ApplyMaxLifetime},
+    {"jitter",
+     [](std::string_view v, RecycleConfig* r) {
+       return StoreParsed(ParsePercent(v, 0, 90), &r->jitter);
+     }},
+    {"schedule",
+     [](std::string_view v, RecycleConfig* r) {
+       return StoreParsed(CronSchedule::Parse(v), &r->schedule);
+     },
+     [](RecycleConfig* r) { r->schedule.reset(); }},
+    {"timezone",
+     [](std::string_view v, RecycleConfig* r) {
+       return StoreParsed(TimeZone::Load(v), &r->timezone);
+     }},
+    {"memory_pressure",
+     [](std::string_view v, RecycleConfig* r) {
+       return StoreParsed(ParsePercent(v, 1, 100), &r->memory_pressure);
+     },
+     [](RecycleConfig* r) { r->memory_pressure.reset(); }},
+    {"check_interval", ApplyCheckInterval},
+}};
+
 // A section whose only key holds a map of fields: metrics.app, health.worker.
 template <typename T>
 void ApplyNested(YamlReader& r, const YamlEntry& e, std::string_view key,
@@ -263,7 +315,7 @@ const std::vector<std::string_view> kTopKeys = {
     "command",    "workers",   "port",     "host",  "admin",       "listeners",
     "sizing",     "restart",   "shutdown", "ready", "watchdog",    "control",
     "log_format", "log_level", "env",      "jobs",  "job_history", "compat",
-    "steering",   "metrics",   "health",   "logs"};
+    "steering",   "metrics",   "health",   "logs",  "recycle"};
 
 // A key that belongs to a section, written at the top level.
 template <typename T>
@@ -440,6 +492,8 @@ void ApplyTopLevelEntry(YamlReader& r, const YamlEntry& e, Config* config,
   } else if (e.key == "metrics") {
     ApplyNested<AppMetricsConfig>(r, e, "app", kAppMetricsFields,
                                   &config->app_metrics);
+  } else if (e.key == "recycle") {
+    r.ApplyFields<RecycleConfig>(e, kRecycleFields, &config->recycle);
   } else if (e.key == "logs") {
     r.ApplyFields<LogConfig>(e, kLogsFields, &config->log);
   } else if (e.key == "health") {

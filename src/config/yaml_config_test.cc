@@ -476,3 +476,84 @@ control: {socket: /run/app/control.sock}
 
 }  // namespace
 }  // namespace corefork
+
+namespace corefork {
+namespace {
+
+TEST(ConfigYamlRecycleTest, EveryKeyLands) {
+  Config config;
+  std::vector<ConfigError> errors;
+  ASSERT_TRUE(ApplyYaml(R"(recycle:
+  max_rss: 512Mi
+  max_lifetime: 6h
+  jitter: 12.5%
+  schedule: "0 4 * * *"
+  timezone: Europe/Berlin
+  memory_pressure: 90%
+  check_interval: 2s
+)",
+                        "corefork.yaml", &config, &errors))
+      << (errors.empty() ? "" : errors[0].ToString());
+  const RecycleConfig& r = config.recycle;
+  EXPECT_EQ(r.max_rss, std::optional<uint64_t>(512ull << 20));
+  EXPECT_EQ(r.max_lifetime, std::chrono::hours(6));
+  EXPECT_DOUBLE_EQ(r.jitter, 0.125);
+  ASSERT_TRUE(r.schedule.has_value());
+  EXPECT_EQ(r.schedule->ToString(), "0 4 * * *");
+  EXPECT_EQ(r.timezone.name(), "Europe/Berlin");
+  EXPECT_DOUBLE_EQ(r.memory_pressure.value_or(0), 0.9);
+  EXPECT_EQ(r.check_interval, Duration(2'000));
+  EXPECT_TRUE(r.On());
+}
+
+TEST(ConfigYamlRecycleTest, DefaultsAreOff) {
+  Config config;
+  EXPECT_FALSE(config.recycle.On());
+  EXPECT_DOUBLE_EQ(config.recycle.jitter, 0.1);
+  EXPECT_EQ(config.recycle.check_interval, Duration(5'000));
+  std::vector<ConfigError> errors;
+  ASSERT_TRUE(ApplyYaml("recycle: {max_rss: null, memory_pressure: null}\n",
+                        "corefork.yaml", &config, &errors));
+  EXPECT_FALSE(config.recycle.On());
+}
+
+TEST(ConfigYamlRecycleTest, BadValuesAreNamedWithTheirPlace) {
+  struct Case {
+    std::string yaml;
+    std::string error;
+  } cases[] = {
+      {"recycle:\n  max_rss: 1k\n", "corefork.yaml:2:12: recycle.max_rss"},
+      {"recycle:\n  max_rss: lots\n", "corefork.yaml:2:12: recycle.max_rss"},
+      {"recycle:\n  max_lifetime: 500ms\n",
+       "corefork.yaml:2:17: recycle.max_lifetime"},
+      {"recycle:\n  max_lifetime: 9000h\n",
+       "corefork.yaml:2:17: recycle.max_lifetime"},
+      {"recycle:\n  jitter: 95%\n", "corefork.yaml:2:11: recycle.jitter"},
+      {"recycle:\n  jitter: 0.1\n", "corefork.yaml:2:11: recycle.jitter"},
+      {"recycle:\n  schedule: \"61 * * * *\"\n",
+       "corefork.yaml:2:13: recycle.schedule"},
+      {"recycle:\n  timezone: Mars/Olympus\n",
+       "corefork.yaml:2:13: recycle.timezone"},
+      {"recycle:\n  memory_pressure: 0%\n",
+       "corefork.yaml:2:20: recycle.memory_pressure"},
+      {"recycle:\n  memory_pressure: 101%\n",
+       "corefork.yaml:2:20: recycle.memory_pressure"},
+      {"recycle:\n  check_interval: 10ms\n",
+       "corefork.yaml:2:19: recycle.check_interval"},
+      {"recycle:\n  check_interval: 2h\n",
+       "corefork.yaml:2:19: recycle.check_interval"},
+      {"recycle:\n  max_rsss: 1Gi\n", "corefork.yaml:2:3:"},
+  };
+  for (const Case& c : cases) {
+    Config config;
+    std::vector<ConfigError> errors;
+    EXPECT_FALSE(ApplyYaml(c.yaml, "corefork.yaml", &config, &errors))
+        << c.yaml;
+    ASSERT_EQ(errors.size(), 1u) << c.yaml;
+    EXPECT_EQ(errors[0].ToString().rfind(c.error, 0), 0u)
+        << c.yaml << " -> " << errors[0].ToString();
+  }
+}
+
+}  // namespace
+}  // namespace corefork

@@ -28,8 +28,11 @@ using prometheus::Histogram;
 // first scrape on.
 constexpr const char* kWorkerStates[] = {"starting", "ready", "stopping",
                                          "backoff"};
-constexpr const char* kRestartReasons[] = {"crash", "watchdog", "ready_timeout",
-                                           "reload", "probe"};
+constexpr const char* kRecycleReasons[] = {"max_rss", "max_lifetime",
+                                           "schedule", "memory_pressure"};
+constexpr const char* kRestartReasons[] = {
+    "crash",   "watchdog",     "ready_timeout", "reload",         "probe",
+    "max_rss", "max_lifetime", "schedule",      "memory_pressure"};
 
 // From a fast app (50 ms) to one that loads a large bundle (a minute).
 Histogram::BucketBoundaries ReadyBuckets() {
@@ -65,6 +68,7 @@ struct Metrics::Impl {
   Gauge& ready;
   Gauge& draining;
   Family<Counter>& restarts;
+  Family<Counter>& recycles;
   Counter& probe_failures;
   Counter& limit_changes;
   Family<Counter>& app_metrics_skipped;
@@ -103,6 +107,10 @@ Metrics::Impl::Impl(const std::string& version)
                    .Add({})),
       restarts(RegisterCounter(registry, "corefork_worker_restarts_total",
                                "Worker restarts by reason.")),
+      recycles(RegisterCounter(
+          registry, "corefork_worker_recycles_total",
+          "Worker recycles started (recycle.*), by reason: max_rss, "
+          "max_lifetime, schedule, memory_pressure.")),
       probe_failures(RegisterCounter(registry,
                                      "corefork_worker_probe_failures_total",
                                      "Worker probes (health.worker) that "
@@ -154,6 +162,7 @@ Metrics::Impl::Impl(const std::string& version)
     states.insert(state);
   }
   for (const char* reason : kRestartReasons) restarts.Add({{"reason", reason}});
+  for (const char* reason : kRecycleReasons) recycles.Add({{"reason", reason}});
   for (const char* stream : {"stdout", "stderr"}) {
     worker_log_dropped.Add({{"stream", stream}});
   }
@@ -208,6 +217,10 @@ void Metrics::SetDraining(bool draining) {
 
 void Metrics::CountRestart(const std::string& reason) {
   impl_->restarts.Add({{"reason", reason}}).Increment();
+}
+
+void Metrics::CountRecycle(const std::string& reason) {
+  impl_->recycles.Add({{"reason", reason}}).Increment();
 }
 
 void Metrics::CountProbeFailure() { impl_->probe_failures.Increment(); }

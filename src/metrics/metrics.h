@@ -38,8 +38,13 @@ class Metrics {
                   const std::map<std::string, int>& counts_by_state);
   void SetReady(bool ready);
   void SetDraining(bool draining);
-  // reason: "crash", "watchdog", "ready_timeout", "reload", "scale" ...
+  // reason: "crash", "watchdog", "ready_timeout", "reload", "probe", and
+  // the recycle reasons (max_rss, max_lifetime, schedule, memory_pressure).
   void CountRestart(const std::string& reason);
+  // recycle: a worker's replacement started, reason "max_rss",
+  // "max_lifetime", "schedule" or "memory_pressure". Its successor taking
+  // over counts once more, as a restart with the same reason.
+  void CountRecycle(const std::string& reason);
   // health.worker: a probe that failed (no answer in time, not 2xx/3xx).
   void CountProbeFailure();
   // sizing.follow saw the container's CPU or memory limit change.

@@ -65,6 +65,8 @@ TEST(MetricsTest, LauncherSamplesAfterEvents) {
   metrics.CountRestart("crash");
   metrics.CountRestart("crash");
   metrics.CountRestart("scale");
+  metrics.CountRecycle("max_rss");
+  metrics.CountRestart("max_rss");
   metrics.CountExit(StatusOfExit3());
   metrics.CountExit(StatusOfKill9());
   metrics.ObserveReadySeconds(0.375);
@@ -94,6 +96,18 @@ TEST(MetricsTest, LauncherSamplesAfterEvents) {
        R"(corefork_worker_restarts_total{reason="reload"} 0)"},
       {"restart reason on first use",
        R"(corefork_worker_restarts_total{reason="scale"} 1)"},
+      {"max_rss recycle",
+       R"(corefork_worker_recycles_total{reason="max_rss"} 1)"},
+      {"max_rss restart",
+       R"(corefork_worker_restarts_total{reason="max_rss"} 1)"},
+      {"lifetime recycles precreated",
+       R"(corefork_worker_recycles_total{reason="max_lifetime"} 0)"},
+      {"schedule recycles precreated",
+       R"(corefork_worker_recycles_total{reason="schedule"} 0)"},
+      {"pressure recycles precreated",
+       R"(corefork_worker_recycles_total{reason="memory_pressure"} 0)"},
+      {"pressure restarts precreated",
+       R"(corefork_worker_restarts_total{reason="memory_pressure"} 0)"},
       {"exit 3",
        R"(corefork_worker_exits_total{code_or_signal="3",kind="exited"} 1)"},
       {"kill -9",

@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "util/file.h"
+
 namespace corefork {
 namespace {
 
@@ -124,7 +126,73 @@ int64_t ReadMaxOpenFiles(const std::string& path) {
   return -1;
 }
 
+// A /proc/PID/stat line is under 1 KiB; a children list of a few hundred
+// pids a few KiB.
+constexpr size_t kMaxStatBytes = 4096;
+constexpr size_t kMaxChildrenBytes = 64 << 10;
+
+// Resident bytes of one process from its stat; nullopt when it is gone.
+std::optional<uint64_t> ResidentBytes(const std::string& dir) {
+  Result<std::string> text = ReadFileBounded(dir + "/stat", kMaxStatBytes);
+  if (!text.ok()) return std::nullopt;
+  std::optional<StatFields> stat = ParseStat(*text);
+  if (!stat) return std::nullopt;
+  return stat->rss_pages * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+// Direct children of a process: the union of its threads' children files
+// (a child belongs to the thread that forked it).
+std::vector<pid_t> ChildrenOf(const std::string& dir, bool* truncated) {
+  std::vector<pid_t> children;
+  std::unique_ptr<DIR, int (*)(DIR*)> tasks(opendir((dir + "/task").c_str()),
+                                            closedir);
+  if (tasks == nullptr) return children;
+  int seen = 0;
+  while (const dirent* entry = readdir(tasks.get())) {
+    std::string_view tid = entry->d_name;
+    if (tid == "." || tid == "..") continue;
+    if (++seen > kMaxTasksPerProcess) {
+      *truncated = true;
+      break;
+    }
+    Result<std::string> text = ReadFileBounded(
+        dir + "/task/" + std::string(tid) + "/children", kMaxChildrenBytes);
+    if (!text.ok()) continue;
+    for (std::string_view word : SplitWhitespace(*text)) {
+      if (auto child = ParseNumber<pid_t>(word)) children.push_back(*child);
+    }
+  }
+  return children;
+}
+
 }  // namespace
+
+std::optional<TreeRss> ReadTreeRss(pid_t pid, const std::string& proc_root,
+                                   int max_processes) {
+  if (pid <= 0) return std::nullopt;
+  TreeRss tree;
+  std::vector<pid_t> pending{pid};
+  while (!pending.empty()) {
+    if (tree.processes >= max_processes) {
+      tree.truncated = true;
+      break;
+    }
+    const pid_t next = pending.back();
+    pending.pop_back();
+    const std::string dir = proc_root + "/" + std::to_string(next);
+    std::optional<uint64_t> bytes = ResidentBytes(dir);
+    if (!bytes) {
+      if (next == pid) return std::nullopt;
+      continue;  // exited since its parent's children file was read
+    }
+    tree.bytes += *bytes;
+    ++tree.processes;
+    for (pid_t child : ChildrenOf(dir, &tree.truncated)) {
+      pending.push_back(child);
+    }
+  }
+  return tree;
+}
 
 std::optional<ProcStats> ReadProcStats(pid_t pid,
                                        const std::string& proc_root) {

@@ -24,4 +24,23 @@ struct ProcStats {
 std::optional<ProcStats> ReadProcStats(pid_t pid,
                                        const std::string& proc_root = "/proc");
 
+// The resident memory of a process and all its descendants (a worker that
+// forks helpers, a `npm start` wrapper and its node), found through
+// /proc/PID/task/TID/children. Cheap and bounded: one stat and one children
+// file per thread, at most `max_processes` processes and kMaxTasksPerProcess
+// threads each (threads past that are not searched for children). Pages
+// shared between the processes (copy-on-write after fork) count once per
+// process, like PM2's and `ps`'s sums. The event loop calls it every few
+// seconds per worker.
+struct TreeRss {
+  uint64_t bytes = 0;
+  int processes = 0;       // processes whose RSS was added
+  bool truncated = false;  // a bound stopped the walk
+};
+constexpr int kMaxTasksPerProcess = 64;
+// nullopt when `pid` itself is gone.
+std::optional<TreeRss> ReadTreeRss(pid_t pid,
+                                   const std::string& proc_root = "/proc",
+                                   int max_processes = 256);
+
 }  // namespace corefork

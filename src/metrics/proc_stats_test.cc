@@ -174,3 +174,86 @@ TEST(ProcStatsTest, ParsesFixtureProcDir) {
 
 }  // namespace
 }  // namespace corefork
+
+namespace corefork {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fake /proc entry: stat with `rss_pages` and one task whose children
+// file lists `children`.
+void FakeProcess(const fs::path& root, pid_t pid, uint64_t rss_pages,
+                 const std::string& children) {
+  const fs::path dir = root / std::to_string(pid);
+  fs::create_directories(dir / "task" / std::to_string(pid));
+  std::ofstream(dir / "stat")
+      << pid << " (a (b) c) S 1 1 1 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0 100 "
+      << 4096 * 10 << " " << rss_pages << " 0\n";
+  std::ofstream(dir / "task" / std::to_string(pid) / "children") << children;
+}
+
+TEST(TreeRssTest, SumsDescendantsWithinBounds) {
+  const fs::path root =
+      fs::temp_directory_path() / ("tree_rss_" + std::to_string(getpid()));
+  fs::remove_all(root);
+  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  FakeProcess(root, 10, 100, "11 12 ");
+  FakeProcess(root, 11, 20, "13 ");
+  FakeProcess(root, 12, 3, "");
+  FakeProcess(root, 13, 4, "99 ");  // 99 exited: no /proc entry
+  std::optional<TreeRss> all = ReadTreeRss(10, root.string());
+  ASSERT_TRUE(all.has_value());
+  EXPECT_EQ(all->bytes, 127 * page);
+  EXPECT_EQ(all->processes, 4);
+  EXPECT_FALSE(all->truncated);
+
+  std::optional<TreeRss> bounded = ReadTreeRss(10, root.string(), 2);
+  ASSERT_TRUE(bounded.has_value());
+  EXPECT_EQ(bounded->processes, 2);
+  EXPECT_TRUE(bounded->truncated);
+
+  EXPECT_FALSE(ReadTreeRss(99, root.string()).has_value()) << "gone";
+  EXPECT_EQ(ReadTreeRss(13, root.string())->bytes, 4 * page);
+  fs::remove_all(root);
+}
+
+// A real shell whose child holds 48 MiB: the tree sees it, the shell's own
+// RSS does not.
+TEST(TreeRssTest, RealChildMemoryCounts) {
+  const fs::path marker = fs::temp_directory_path() /
+                          ("tree_rss_ready_" + std::to_string(getpid()));
+  fs::remove(marker);
+  const std::string script =
+      "/usr/bin/python3 -c \"import time; b = bytearray(48 << 20); "
+      "open('" +
+      marker.string() + "', 'w').close(); time.sleep(60)\" & wait";
+  pid_t shell = test_children::SpawnShell(script.c_str());
+  ASSERT_GT(shell, 0);
+  std::optional<TreeRss> tree;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    tree = ReadTreeRss(shell);
+    if (fs::exists(marker) && tree && tree->processes == 2 &&
+        tree->bytes >= (48u << 20)) {
+      break;
+    }
+    usleep(20'000);  // polling a condition, with a deadline
+  }
+  std::optional<ProcStats> own = ReadProcStats(shell);
+  {
+    std::ifstream children("/proc/" + std::to_string(shell) + "/task/" +
+                           std::to_string(shell) + "/children");
+    for (pid_t child; children >> child;) kill(child, SIGKILL);
+  }
+  test_children::KillAndReap(shell);
+  fs::remove(marker);
+  ASSERT_TRUE(tree.has_value());
+  EXPECT_EQ(tree->processes, 2);
+  EXPECT_GE(tree->bytes, 48u << 20);
+  ASSERT_TRUE(own.has_value());
+  EXPECT_LT(own->resident_bytes, 16u << 20);
+}
+
+}  // namespace
+}  // namespace corefork

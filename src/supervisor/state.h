@@ -7,8 +7,10 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +31,31 @@ struct WorkerView {
   // since a view may be read long after it was published.
   std::chrono::steady_clock::time_point started_at{};
   std::string status_text;  // last STATUS=... the worker sent
+  // recycle.max_lifetime: when its lifetime ends (steady clock); max() when
+  // it has none (off, or no process).
+  std::chrono::steady_clock::time_point recycle_at =
+      std::chrono::steady_clock::time_point::max();
+  int64_t lifetime_ms = 0;  // its drawn lifetime; 0 = none
+};
+
+// The last recycle the loop started (recycle.*).
+struct RecycleView {
+  double unix_seconds = 0;
+  int slot = 0;
+  pid_t pid = -1;      // the worker recycled
+  std::string reason;  // max_rss, max_lifetime, schedule, memory_pressure
+  std::string detail;  // "max_rss: 612 MiB > 512 MiB"
+};
+
+// The last change of the container's limits seen by sizing.follow.
+struct LimitChangeView {
+  double unix_seconds = 0;
+  std::string changes;  // "cpu quota 1 -> 2, memory none -> 512Mi"
+  std::optional<double> cpu_before, cpu_after;          // quota in cores
+  std::optional<uint64_t> memory_before, memory_after;  // bytes
+  int workers_before = 0;
+  int workers_after = 0;  // the count decided from the new limits
+  std::string reason;     // the sizing decision's reason
 };
 
 // One worker process that has exited (any reason: crash, kill, reload).
@@ -67,6 +94,9 @@ struct StateView {
   // replaced only when a worker exits, so publishing stays cheap.
   static constexpr size_t kMaxRecentExits = 20;
   std::shared_ptr<const std::vector<ExitView>> recent_exits;
+  std::optional<RecycleView> last_recycle;
+  std::optional<LimitChangeView> last_limit_change;
+  double next_scheduled_recycle_unix = 0;  // recycle.schedule; 0 = none
 };
 
 class StateBoard {

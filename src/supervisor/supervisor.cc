@@ -121,6 +121,7 @@ ExitCode Supervisor::Run() {
   now_ = Clock::now();
   jobs_->BeginStartup(now_);
   SetUpSteering();
+  SetUpRecycling();
   Reconcile();
   PublishState();
   while (!Finished()) {
@@ -213,6 +214,7 @@ Supervisor::TimePoint Supervisor::NextDeadline() const {
   }
   next = std::min(next, jobs_->NextDeadline());
   if (Following()) next = std::min(next, follow_at_);
+  next = std::min(next, NextRecycleDeadline());
   if (phase_ != Phase::kStopping) {
     for (int id = 0; id < desired_; ++id) {
       if (!HasPrimaryWorker(id)) {
@@ -415,6 +417,7 @@ void Supervisor::EnforceDeadlines() {
   }
   EnforceProbeDeadlines();
   if (Following() && now_ >= follow_at_) FollowLimits();
+  RecycleWorkers();
   jobs_->Tick(now_);
 }
 
@@ -580,6 +583,7 @@ Supervisor::Worker* Supervisor::StartWorker(Slot& slot, bool successor) {
   worker.serial = next_serial_++;
   worker.started_at = now_;
   worker.successor = successor;
+  AssignLifetime(worker);
   worker.notify_pipe = std::move(notify_read);
   if (output) worker_output_->SetPid(worker.serial, *pid);
   // Unwatched, the worker can still become ready by its listen report or

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,7 @@
 #include "supervisor/backoff.h"
 #include "supervisor/compat.h"
 #include "supervisor/notify.h"
+#include "supervisor/recycle.h"
 #include "supervisor/state.h"
 #include "supervisor/worker_output.h"
 
@@ -98,6 +100,10 @@ class Supervisor {
     TimePoint next_probe{};
     int probe_failures = 0;
     std::string replaces_because = "reload";  // a successor's restart reason
+    // recycle.max_lifetime: its drawn lifetime (0: none) and when it is due
+    // for recycling (pushed back by check_interval after an attempt).
+    Duration lifetime{0};
+    TimePoint recycle_at = TimePoint::max();
   };
 
   struct Slot {
@@ -114,7 +120,8 @@ class Supervisor {
 
   struct Reload {
     bool active = false;
-    int slot = 0;        // the slot being replaced
+    std::string reason = "reload";  // the successors' restart reason
+    int slot = 0;                   // the slot being replaced
     pid_t old_pid = -1;  // retiring worker whose exit moves to the next slot
     int replaced = 0;
   };
@@ -178,6 +185,24 @@ class Supervisor {
   bool Following() const;
   void FollowLimits();
 
+  // Recycling (supervisor_recycle.cc): max_rss, max_lifetime with jitter,
+  // the cron schedule and the memory-pressure guard, one slot at a time
+  // through Replace (or StartReload for the schedule), only while no
+  // replacement, reload or scale-down is under way.
+  bool RecyclingOn() const;
+  bool ReplacementUnderWay() const;
+  bool Recyclable(const Worker& worker) const;
+  void SetUpRecycling();
+  void AssignLifetime(Worker& worker);
+  void RecycleWorkers();
+  bool RecycleForMemory();
+  void RecycleExpired();
+  void Recycle(Worker& worker, const std::string& reason,
+               const std::string& detail);
+  void NoteRecycle(int slot, pid_t pid, const std::string& reason,
+                   const std::string& detail);
+  TimePoint NextRecycleDeadline() const;
+
   // Worker probes through the lines (supervisor_probe.cc).
   bool ProbesOn() const;
   void StartProbes();
@@ -202,7 +227,8 @@ class Supervisor {
 
   // Commands, reload and scaling (supervisor_control.cc).
   void HandleCommands();
-  CommandReply StartReload();
+  // reason: the successors' restart reason ("reload", "schedule").
+  CommandReply StartReload(const std::string& reason = "reload");
   void ReloadStep();
   void OnSuccessorReady(Worker& successor);
   void AbortReload(const std::string& why);
@@ -233,6 +259,14 @@ class Supervisor {
   bool lines_ipv6_ = false;             // the first listener's family
   TimePoint follow_at_{};               // next limits read (sizing.follow)
   std::optional<int> follow_pending_;   // a new count seen once, not yet twice
+  std::optional<LimitChangeView> last_limit_change_;  // for /status
+  // recycle.*: the next RSS / memory read, the cron schedule, the lifetime
+  // draws, the last recycle started (for /status).
+  TimePoint recycle_check_at_{};
+  JobSchedule recycle_schedule_;
+  std::mt19937_64 lifetime_rng_{std::random_device{}()};
+  bool pressure_unlimited_logged_ = false;
+  std::optional<RecycleView> last_recycle_;
 
   Fd epoll_;
   Fd signal_fd_;

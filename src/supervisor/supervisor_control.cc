@@ -98,7 +98,7 @@ void Supervisor::HandleCommands() {
   }
 }
 
-CommandReply Supervisor::StartReload() {
+CommandReply Supervisor::StartReload(const std::string& reason) {
   if (phase_ != Phase::kRunning) return ErrorReply(503, "shutting down");
   if (reload_.active) {
     return ErrorReply(409, "a reload is already in progress");
@@ -106,6 +106,7 @@ CommandReply Supervisor::StartReload() {
   spdlog::info("reload: replacing {} worker(s) one at a time", desired_);
   reload_ = Reload{};
   reload_.active = true;
+  reload_.reason = reason;
   ReloadStep();
   return Reply(202,
                JsonDump(Json{{"reload", "started"}, {"workers", desired_}}));
@@ -118,7 +119,14 @@ void Supervisor::ReloadStep() {
       ++reload_.slot;
       continue;
     }
-    StartWorker(slots_[reload_.slot], /*successor=*/true);
+    const pid_t old_pid = PrimaryWorker(reload_.slot)->pid;
+    Worker* successor = StartWorker(slots_[reload_.slot], /*successor=*/true);
+    if (successor != nullptr) {
+      successor->replaces_because = reload_.reason;
+      if (reload_.reason == "schedule") {
+        NoteRecycle(reload_.slot, old_pid, "schedule", "recycle.schedule");
+      }
+    }
     return;  // continues in OnSuccessorReady, then when the old one exits
   }
   if (reload_.active) {
@@ -252,6 +260,9 @@ void Supervisor::PublishState() {
   view->sizing = context_.sizing;
   view->started_unix_seconds = started_unix_seconds_;
   view->lines = Lines();
+  view->last_recycle = last_recycle_;
+  view->last_limit_change = last_limit_change_;
+  view->next_scheduled_recycle_unix = recycle_schedule_.next_unix();
 
   std::map<std::string, int> counts = {
       {"starting", 0}, {"ready", 0}, {"stopping", 0}, {"backoff", 0}};
@@ -267,6 +278,8 @@ void Supervisor::PublishState() {
     v.last_exit = slots_[w.slot].last_exit;
     v.started_at = w.started_at;
     v.status_text = w.status_text;
+    v.recycle_at = w.recycle_at;
+    v.lifetime_ms = w.lifetime.count();
     view->workers.push_back(std::move(v));
   }
   for (int id = 0; id < desired_ && phase_ != Phase::kStopping; ++id) {

@@ -1,0 +1,180 @@
+// recycle: workers are replaced before they become a problem. A worker whose
+// process tree grew past max_rss, one whose own lifetime (max_lifetime with
+// jitter) is over, every worker on the cron schedule, and, when the
+// container's memory use passes memory_pressure of its limit, the biggest
+// worker first, before the OOM killer picks one or kills the pod. Every
+// recycle is a readiness-gated replacement of one slot (Replace: the
+// successor is ready before the worker stops; the schedule uses the rolling
+// reload), and none starts while a replacement, a reload or a scale-down is
+// under way, so capacity never drops below the desired count.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
+#include "cgroup/cgroup.h"
+#include "metrics/proc_stats.h"
+#include "supervisor/recycle.h"
+#include "supervisor/supervisor.h"
+#include "util/format.h"
+
+namespace corefork {
+namespace {
+
+double UnixNow() {
+  return std::chrono::duration<double>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string MiB(uint64_t bytes) {
+  return fmt::format("{} MiB", (bytes + (1u << 19)) >> 20);
+}
+
+}  // namespace
+
+bool Supervisor::RecyclingOn() const {
+  return config_.recycle.On() && phase_ == Phase::kRunning && ever_started_;
+}
+
+bool Supervisor::ReplacementUnderWay() const {
+  if (reload_.active) return true;
+  return std::any_of(workers_.begin(), workers_.end(), [this](const auto& e) {
+    const Worker& w = e.second;
+    return w.successor || w.retiring || w.slot >= desired_;
+  });
+}
+
+bool Supervisor::Recyclable(const Worker& worker) const {
+  return worker.state == WorkerState::kReady && !worker.retiring &&
+         !worker.successor && worker.slot < desired_;
+}
+
+void Supervisor::SetUpRecycling() {
+  if (!config_.recycle.On()) return;
+  recycle_check_at_ = now_ + config_.recycle.check_interval;
+  recycle_schedule_ = RecycleSchedule(config_.recycle);
+  recycle_schedule_.Arm(now_, UnixNow());
+}
+
+void Supervisor::AssignLifetime(Worker& worker) {
+  const RecycleConfig& r = config_.recycle;
+  if (r.max_lifetime.count() <= 0) return;
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  worker.lifetime = DrawLifetime(r.max_lifetime, r.jitter, u(lifetime_rng_));
+  worker.recycle_at = worker.started_at + worker.lifetime;
+}
+
+void Supervisor::RecycleWorkers() {
+  if (!RecyclingOn() || ReplacementUnderWay()) return;  // one at a time
+  if (recycle_schedule_.Due(now_)) {
+    recycle_schedule_.Arm(now_, UnixNow());
+    spdlog::info("recycle.schedule: rolling restart of {} worker(s)", desired_);
+    CommandReply reply = StartReload("schedule");
+    if (reply.http_status >= 300) {
+      spdlog::warn("recycle.schedule: {}", reply.body);
+    }
+    return;
+  }
+  if (now_ >= recycle_check_at_) {
+    recycle_check_at_ = now_ + config_.recycle.check_interval;
+    if (RecycleForMemory()) return;
+  }
+  RecycleExpired();
+}
+
+// Reads each worker's tree RSS (and the cgroup's usage for the pressure
+// guard): a few small /proc and cgroup files per worker, every
+// check_interval.
+bool Supervisor::RecycleForMemory() {
+  const RecycleConfig& r = config_.recycle;
+  if (!r.max_rss && !r.memory_pressure) return false;
+  std::vector<WorkerMemory> sizes;
+  for (const auto& [pid, worker] : workers_) {
+    if (!Recyclable(worker)) continue;
+    if (std::optional<TreeRss> tree = ReadTreeRss(pid)) {
+      sizes.push_back(WorkerMemory{worker.slot, pid, tree->bytes});
+    }
+  }
+  if (r.max_rss) {
+    if (std::optional<WorkerMemory> over = BiggestOver(sizes, *r.max_rss)) {
+      Recycle(workers_.at(over->pid), "max_rss",
+              fmt::format("max_rss: {} > {}", MiB(over->rss_bytes),
+                          MiB(*r.max_rss)));
+      return true;
+    }
+  }
+  if (!r.memory_pressure) return false;
+  std::optional<MemoryUsage> usage = ReadMemoryUsage(context_.cgroup_root);
+  if (!usage) {
+    if (!pressure_unlimited_logged_) {
+      spdlog::info(
+          "recycle.memory_pressure: no memory limit found; the guard is off "
+          "until there is one");
+      pressure_unlimited_logged_ = true;
+    }
+    return false;
+  }
+  pressure_unlimited_logged_ = false;
+  if (!OverPressure(usage->used_bytes, usage->limit_bytes,
+                    *r.memory_pressure)) {
+    return false;
+  }
+  std::optional<WorkerMemory> biggest = Biggest(sizes);
+  if (!biggest) return false;
+  Recycle(workers_.at(biggest->pid), "memory_pressure",
+          fmt::format("memory_pressure: container uses {} of its {} limit "
+                      "({:.0f}% > {:g}%), this worker {}",
+                      MiB(usage->used_bytes), MiB(usage->limit_bytes),
+                      100.0 * static_cast<double>(usage->used_bytes) /
+                          static_cast<double>(usage->limit_bytes),
+                      *r.memory_pressure * 100, MiB(biggest->rss_bytes)));
+  return true;
+}
+
+void Supervisor::RecycleExpired() {
+  Worker* due = nullptr;
+  for (auto& [pid, worker] : workers_) {
+    if (!Recyclable(worker) || now_ < worker.recycle_at) continue;
+    if (due == nullptr || worker.recycle_at < due->recycle_at) due = &worker;
+  }
+  if (due == nullptr) return;
+  auto lived = std::chrono::duration_cast<Duration>(now_ - due->started_at);
+  Recycle(*due, "max_lifetime",
+          fmt::format("max_lifetime: up {} of its {}", FormatDuration(lived),
+                      FormatDuration(due->lifetime)));
+}
+
+void Supervisor::Recycle(Worker& worker, const std::string& reason,
+                         const std::string& detail) {
+  NoteRecycle(worker.slot, worker.pid, reason, detail);
+  // Should the replacement fail, the worker is tried again later, not on
+  // every turn.
+  worker.recycle_at =
+      std::max(worker.recycle_at, now_ + config_.recycle.check_interval);
+  Replace(worker, reason);
+}
+
+void Supervisor::NoteRecycle(int slot, pid_t pid, const std::string& reason,
+                             const std::string& detail) {
+  spdlog::warn("worker {} (pid {}): recycling it ({})", slot, pid, detail);
+  if (context_.metrics != nullptr) context_.metrics->CountRecycle(reason);
+  last_recycle_ = RecycleView{UnixNow(), slot, pid, reason, detail};
+}
+
+Supervisor::TimePoint Supervisor::NextRecycleDeadline() const {
+  // While something is under way, its end (an exit, a readiness) wakes the
+  // loop, which looks again: no deadline, or a past one would spin.
+  if (!RecyclingOn() || ReplacementUnderWay()) return TimePoint::max();
+  TimePoint next = recycle_schedule_.next();
+  if (config_.recycle.max_rss || config_.recycle.memory_pressure) {
+    next = std::min(next, recycle_check_at_);
+  }
+  for (const auto& [pid, worker] : workers_) {
+    if (Recyclable(worker)) next = std::min(next, worker.recycle_at);
+  }
+  return next;
+}
+
+}  // namespace corefork
