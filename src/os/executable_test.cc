@@ -2,16 +2,16 @@
 // a static test binary, scripts and things that cannot be run.
 #include "os/executable.h"
 
-#include <elf.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
-#include <iterator>
+#include <optional>
 #include <string>
+
+#include "os/elf_for_tests.h"
 
 namespace corefork {
 namespace {
@@ -34,27 +34,16 @@ class ExecutableTest : public ::testing::Test {
     return path;
   }
   // A copy of /bin/sh whose PT_INTERP names `interp` (no longer than the
-  // original): only the headers matter to InspectExecutable, and rewriting
-  // them needs neither musl-gcc nor patchelf.
+  // original's).
   std::string WithInterpreter(const std::string& name,
                               const std::string& interp) {
-    std::ifstream in("/bin/sh", std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(in)),
-                      std::istreambuf_iterator<char>());
-    Elf64_Ehdr eh;
-    std::memcpy(&eh, bytes.data(), sizeof eh);
-    for (int i = 0; i < eh.e_phnum; ++i) {
-      Elf64_Phdr ph;
-      std::memcpy(&ph, bytes.data() + eh.e_phoff + i * sizeof ph, sizeof ph);
-      if (ph.p_type != PT_INTERP) continue;
-      if (interp.size() >= ph.p_filesz) {
-        ADD_FAILURE() << interp << ": longer than /bin/sh's PT_INTERP";
-        continue;
-      }
-      std::memset(bytes.data() + ph.p_offset, 0, ph.p_filesz);
-      std::memcpy(bytes.data() + ph.p_offset, interp.data(), interp.size());
+    std::optional<std::string> bytes =
+        corefork::WithInterpreter("/bin/sh", interp);
+    if (!bytes) {
+      ADD_FAILURE() << interp << ": does not fit /bin/sh's PT_INTERP";
+      return "";
     }
-    return Write(name, bytes);
+    return Write(name, *bytes);
   }
   std::string dir_;
 };

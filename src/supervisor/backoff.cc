@@ -25,6 +25,12 @@ std::optional<Duration> RestartBackoff::OnExit(Duration ready_for,
   // The first restart after a good run is at once: whatever ended it, it
   // is not (yet) a loop.
   if (++streak_ == 1) return Duration::zero();
+  // Killed from outside while starting: wait initial_delay, never longer.
+  // A growing delay would leave the slot empty, with the connections
+  // queued on it waiting, for as long as a chaos test or an operator keeps
+  // killing; initial_delay still keeps a start that the OOM killer ends
+  // every time from restarting faster than that.
+  if (cause == Cause::kOutside) return config_.initial_delay;
   Duration delay = next_delay_;
   auto grown = std::chrono::duration_cast<Duration>(
       std::chrono::duration<double, std::milli>(next_delay_.count() *

@@ -29,8 +29,9 @@ class RestartBackoff {
   // `ready_for` (zero if it never got ready). Returns how long to wait before
   // starting its replacement, or nullopt to give up. A kill from outside
   // never makes corefork give up; after the worker got ready it is replaced
-  // at once and counts for nothing, before that it still backs off (a
-  // start-up that the OOM killer ends every time must not spin a CPU).
+  // at once and counts for nothing, before that it waits initial_delay
+  // (a start-up that the OOM killer ends every time must not spin a CPU)
+  // and the delay does not grow.
   std::optional<Duration> OnExit(Duration ready_for, Cause cause);
 
   // The app's own failures in a row so far (0 after a good run).

@@ -74,15 +74,29 @@ TEST(BackoffTest, KillsFromOutsideAfterReadyAreFreeAndNeverGiveUp) {
       << "nor do they forgive: the app's second failure in a row";
 }
 
-TEST(BackoffTest, KillsFromOutsideBeforeReadyBackOffButNeverGiveUp) {
+// Killed while starting, again and again: each replacement waits
+// initial_delay (no spinning), the delay does not grow (the slot's queued
+// connections wait for a start, not for a back-off), and corefork never
+// gives up.
+TEST(BackoffTest, KillsFromOutsideBeforeReadyWaitInitialDelayAndNeverGiveUp) {
   RestartBackoff backoff(Policy(2));
-  const int expected[] = {0, 100, 200, 400, 500, 500, 500, 500};
+  const int expected[] = {0, 100, 100, 100, 100, 100, 100, 100};
   for (int i = 0; i < 8; ++i) {
     std::optional<Duration> delay = backoff.OnExit(milliseconds(0), kOutside);
     ASSERT_TRUE(delay.has_value()) << "kill " << i;
     EXPECT_EQ(delay->count(), expected[i]) << "kill " << i;
   }
   EXPECT_EQ(backoff.consecutive_failures(), 0);
+}
+
+// Kills while starting do not grow the delay the app's own failures then
+// pay either.
+TEST(BackoffTest, KillsBeforeReadyDoNotGrowTheAppsDelay) {
+  RestartBackoff backoff(Policy(0));
+  EXPECT_EQ(backoff.OnExit(milliseconds(0), kOutside)->count(), 0);
+  for (int i = 0; i < 5; ++i) backoff.OnExit(milliseconds(0), kOutside);
+  EXPECT_EQ(backoff.OnExit(milliseconds(0), kApp)->count(), 100);
+  EXPECT_EQ(backoff.OnExit(milliseconds(0), kApp)->count(), 200);
 }
 
 TEST(BackoffTest, FactorOneKeepsTheDelay) {

@@ -1,14 +1,14 @@
 // PlanCompat and the shim's environment values.
 #include "supervisor/compat.h"
 
-#include <elf.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#include <cstring>
 #include <fstream>
-#include <iterator>
+#include <optional>
+
+#include "os/elf_for_tests.h"
 
 namespace corefork {
 namespace {
@@ -59,22 +59,11 @@ class MuslCompatTest : public ::testing::Test {
     dir_ = dir;
     std::ofstream(dir_ + "/libcorefork-listen.so") << "";
     std::ofstream(dir_ + "/libcorefork-listen-musl.so") << "";
-    std::ifstream in("/bin/sh", std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(in)),
-                      std::istreambuf_iterator<char>());
-    Elf64_Ehdr eh;
-    std::memcpy(&eh, bytes.data(), sizeof eh);
-    for (int i = 0; i < eh.e_phnum; ++i) {
-      Elf64_Phdr ph;
-      std::memcpy(&ph, bytes.data() + eh.e_phoff + i * sizeof ph, sizeof ph);
-      if (ph.p_type != PT_INTERP) continue;
-      const char musl[] = "/lib/ld-musl-x86_64.so.1";
-      ASSERT_LT(sizeof musl, ph.p_filesz);
-      std::memset(bytes.data() + ph.p_offset, 0, ph.p_filesz);
-      std::memcpy(bytes.data() + ph.p_offset, musl, sizeof musl);
-    }
+    std::optional<std::string> bytes =
+        WithInterpreter("/bin/sh", "/lib/ld-musl-x86_64.so.1");
+    ASSERT_TRUE(bytes.has_value());
     musl_app_ = dir_ + "/app";
-    std::ofstream(musl_app_, std::ios::binary) << bytes;
+    std::ofstream(musl_app_, std::ios::binary) << *bytes;
     chmod(musl_app_.c_str(), 0755);
   }
   void TearDown() override {

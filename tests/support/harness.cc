@@ -136,9 +136,13 @@ Process& CoreforkTest::SpawnOnFreePort(
   for (int attempt = 1;; ++attempt) {
     const int candidate = FreePort();
     Process& p = Spawn(make_argv(candidate), env);
-    PortFromLog(p, ListenPortInLog);  // it listens, or it exited
+    // It listens, or it exited. Only an exit before "listening on" is a
+    // lost race: an app that binds the port itself fails with the same
+    // EADDRINUSE after corefork bound it, and that corefork may have given
+    // up (a crash loop) before the log was first read.
+    const bool listened = PortFromLog(p, ListenPortInLog) != 0;
     const bool lost_race =
-        !p.Running() &&
+        !listened && !p.Running() &&
         ContainsNoCase(p.Stderr() + p.Stdout(), "address already in use");
     if (!lost_race || attempt == kAttempts) {
       if (lost_race) ADD_FAILURE() << "port taken " << kAttempts << " times";
