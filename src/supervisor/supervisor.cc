@@ -508,7 +508,8 @@ std::vector<std::string> Supervisor::WorkerEnvironment(const Slot& slot) const {
   return env;
 }
 
-Supervisor::Worker* Supervisor::StartWorker(Slot& slot, bool successor) {
+Supervisor::Worker* Supervisor::StartWorker(
+    Slot& slot, bool successor, const std::string& replaces_because) {
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
     ScheduleRestart(
@@ -583,6 +584,7 @@ Supervisor::Worker* Supervisor::StartWorker(Slot& slot, bool successor) {
   worker.serial = next_serial_++;
   worker.started_at = now_;
   worker.successor = successor;
+  worker.replaces_because = replaces_because;
   AssignLifetime(worker);
   worker.notify_pipe = std::move(notify_read);
   if (output) worker_output_->SetPid(worker.serial, *pid);

@@ -144,7 +144,10 @@ class Supervisor {
   static RestartBackoff::Cause CauseOf(const Worker& worker, int status);
   void ScheduleRestart(Slot& slot, std::chrono::milliseconds ready_for,
                        RestartBackoff::Cause cause, const std::string& what);
-  Worker* StartWorker(Slot& slot, bool successor);
+  // A successor's `replaces_because` is its restart reason once it takes
+  // over (set before it can be marked ready).
+  Worker* StartWorker(Slot& slot, bool successor,
+                      const std::string& replaces_because = "reload");
   std::vector<std::string> WorkerEnvironment(const Slot& slot) const;
   void EnforceWorkerDeadline(Worker& worker);
 

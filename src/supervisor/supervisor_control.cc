@@ -120,12 +120,10 @@ void Supervisor::ReloadStep() {
       continue;
     }
     const pid_t old_pid = PrimaryWorker(reload_.slot)->pid;
-    Worker* successor = StartWorker(slots_[reload_.slot], /*successor=*/true);
-    if (successor != nullptr) {
-      successor->replaces_because = reload_.reason;
-      if (reload_.reason == "schedule") {
-        NoteRecycle(reload_.slot, old_pid, "schedule", "recycle.schedule");
-      }
+    Worker* successor =
+        StartWorker(slots_[reload_.slot], /*successor=*/true, reload_.reason);
+    if (successor != nullptr && reload_.reason == "schedule") {
+      NoteRecycle(reload_.slot, old_pid, "schedule", "recycle.schedule");
     }
     return;  // continues in OnSuccessorReady, then when the old one exits
   }

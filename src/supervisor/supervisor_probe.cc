@@ -121,8 +121,7 @@ void Supervisor::Replace(Worker& worker, const std::string& reason) {
   spdlog::warn("worker {} (pid {}): replacing it ({})", worker.slot, worker.pid,
                reason);
   const int slot = worker.slot;  // StartWorker may move `worker` in the map
-  Worker* successor = StartWorker(slots_[slot], /*successor=*/true);
-  if (successor != nullptr) successor->replaces_because = reason;
+  StartWorker(slots_[slot], /*successor=*/true, reason);
 }
 
 }  // namespace corefork

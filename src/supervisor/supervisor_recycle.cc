@@ -17,7 +17,6 @@
 #include "metrics/proc_stats.h"
 #include "supervisor/recycle.h"
 #include "supervisor/supervisor.h"
-#include "util/format.h"
 
 namespace corefork {
 namespace {
@@ -30,6 +29,13 @@ double UnixNow() {
 
 std::string MiB(uint64_t bytes) {
   return fmt::format("{} MiB", (bytes + (1u << 19)) >> 20);
+}
+
+// Milliseconds matter for short lifetimes (tests, demos), not for hours.
+std::string LifetimeText(Duration d) {
+  const double seconds = static_cast<double>(d.count()) / 1000.0;
+  if (seconds < 3600) return fmt::format("{:.3f}s", seconds);
+  return fmt::format("{:.2f}h", seconds / 3600);
 }
 
 }  // namespace
@@ -142,8 +148,8 @@ void Supervisor::RecycleExpired() {
   if (due == nullptr) return;
   auto lived = std::chrono::duration_cast<Duration>(now_ - due->started_at);
   Recycle(*due, "max_lifetime",
-          fmt::format("max_lifetime: up {} of its {}", FormatDuration(lived),
-                      FormatDuration(due->lifetime)));
+          fmt::format("max_lifetime: up {}, its lifetime {}",
+                      LifetimeText(lived), LifetimeText(due->lifetime)));
 }
 
 void Supervisor::Recycle(Worker& worker, const std::string& reason,

@@ -1,0 +1,387 @@
+// Issue 12 part 2, recycling, with real processes: a Python worker that
+// leaks memory on a route is replaced at recycle.max_rss under load without a
+// failed request; 20 workers with a 1 s +-50% lifetime recycle spread out,
+// each on time; in a real cgroup v1 memory controller with a limit, two
+// leaking workers, the memory-pressure guard replaces the bigger one before
+// the OOM killer acts (the cgroup's oom_kill counter stays 0).
+#include <linux/magic.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "support/harness.h"
+#include "support/load.h"
+#include "support/prom_text.h"
+
+namespace corefork::harness {
+namespace {
+
+using std::chrono::milliseconds;
+
+const std::string kLeakApp =
+    std::string(COREFORK_SOURCE_DIR) + "/tests/apps/leak_app.py";
+
+// GET /leak?worker=W&mb=M on new connections until worker W answers (other
+// workers answer 409); the pid that leaked, or -1.
+pid_t LeakInto(int port, int worker, int mb) {
+  const std::string path =
+      "/leak?worker=" + std::to_string(worker) + "&mb=" + std::to_string(mb);
+  for (int attempt = 0; attempt < 300; ++attempt) {
+    HttpResponse r = HttpGet("127.0.0.1", port, path);
+    if (r.status == 200) {
+      std::optional<HelloReply> hello = ParseHello(r.body);
+      return hello ? hello->pid : -1;
+    }
+  }
+  return -1;
+}
+
+PromScrape Scrape(int admin_port) {
+  return ParsePromText(HttpGet("127.0.0.1", admin_port, "/metrics").body);
+}
+
+double Recycles(const PromScrape& s, const std::string& reason) {
+  return s.Get("corefork_worker_recycles_total", {{"reason", reason}})
+      .value_or(-1);
+}
+double Restarts(const PromScrape& s, const std::string& reason) {
+  return s.Get("corefork_worker_restarts_total", {{"reason", reason}})
+      .value_or(-1);
+}
+
+std::string ListenerYaml(int port) {
+  return "listeners: [{name: http, host: 127.0.0.1, port: " +
+         std::to_string(port) + "}]\n";
+}
+
+size_t Count(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos;
+       at = text.find(needle, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+class RecycleTest : public CoreforkTest {};
+
+// Worker 0 leaks 20 MiB per GET /leak; at 120 MiB of tree RSS it is replaced
+// (successor ready first), while a closed loop of requests to / sees no
+// failure. Worker 1 is left alone.
+TEST_F(RecycleTest, MaxRssReplacesTheLeakerWithoutAFailedRequest) {
+  int port = 0;
+  Process& cf = StartCoreforkOnFreePort(
+      [&](int p) {
+        return std::vector<std::string>{
+            "--config",
+            WriteConfig("workers: 2\n"
+                        "recycle: {max_rss: 120Mi, check_interval: 200ms}\n"
+                        "shutdown: {drain_delay: 0s}\n" +
+                        ListenerYaml(p) + "command: [/usr/bin/python3, " +
+                        kLeakApp + "]\n")};
+      },
+      {}, &port);
+  ASSERT_TRUE(WaitServing(cf, port)) << cf.Stderr();
+  std::map<int, pid_t> before = CollectWorkers(port, 2);
+  ASSERT_EQ(before.size(), 2u) << cf.Stderr();
+
+  LoadOptions options;
+  options.port = port;
+  options.keepalive_threads = 0;  // the app speaks HTTP/1.0
+  options.close_threads = 3;
+  options.max_duration = milliseconds(60000);
+  LoadGenerator load(options);
+  load.Start();
+  ASSERT_TRUE(PollUntil([&] { return load.Snapshot().ok >= 100; },
+                        milliseconds(10000)));
+
+  // 6 x 20 MiB on top of the interpreter's own ~10 MiB passes 120 MiB; stop
+  // leaking once corefork acts, so the successor (same worker id) is not fed.
+  int leaks = 0;
+  const auto leak_started = Clock::now();
+  while (leaks < 8 &&
+         cf.Stderr().find("recycling it (max_rss") == std::string::npos) {
+    ASSERT_EQ(LeakInto(port, 0, 20), before[0]) << cf.Stderr();
+    ++leaks;
+  }
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        return cf.Stderr().find("recycling it (max_rss") != std::string::npos;
+      },
+      milliseconds(5000)))
+      << cf.Stderr();
+  const auto decided = Clock::now();
+  ASSERT_TRUE(
+      PollUntil([&] { return ProcessGone(before[0]); }, milliseconds(10000)))
+      << "the leaker still runs\n"
+      << cf.Stderr();
+  const auto replaced = Clock::now();
+  const uint64_t ok = load.Snapshot().ok;
+  ASSERT_TRUE(PollUntil([&] { return load.Snapshot().ok >= ok + 200; },
+                        milliseconds(10000)));
+  LoadStats total = load.Stop();
+
+  const std::string log = cf.Stderr();
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(
+      log, m,
+      std::regex("worker 0 \\(pid " + std::to_string(before[0]) +
+                 "\\): recycling it \\(max_rss: (\\d+) MiB > 120 MiB\\)")))
+      << log;
+  const int rss_mib = std::stoi(m[1]);
+  std::cout
+      << "[ figures  ] max_rss 120Mi: " << leaks
+      << " leaks of 20 MiB, recycled at " << rss_mib << " MiB, "
+      << std::chrono::duration_cast<milliseconds>(decided - leak_started)
+             .count()
+      << " ms after the first leak, old worker gone "
+      << std::chrono::duration_cast<milliseconds>(replaced - decided).count()
+      << " ms later; load " << total.Summary() << "\n";
+  EXPECT_GT(rss_mib, 120);
+  EXPECT_EQ(total.failed, 0u) << total.Summary();
+  EXPECT_EQ(Count(log, "recycling it"), 1u) << log;
+  EXPECT_FALSE(ProcessGone(before[1])) << "worker 1 was not over the limit";
+
+  std::map<int, pid_t> after = CollectWorkers(port, 2);
+  EXPECT_NE(after[0], before[0]);
+  EXPECT_EQ(after[1], before[1]);
+  PromScrape s = Scrape(admin_port());
+  EXPECT_EQ(Recycles(s, "max_rss"), 1);
+  EXPECT_EQ(Restarts(s, "max_rss"), 1) << "the successor took over";
+  EXPECT_EQ(Recycles(s, "max_lifetime"), 0);
+  EXPECT_EQ(Restarts(s, "crash"), 0);
+  const std::string status = HttpGet("127.0.0.1", admin_port(), "/status").body;
+  EXPECT_NE(status.find("\"recycle\":{\"last\":{"), std::string::npos)
+      << status;
+  EXPECT_NE(status.find("\"reason\":\"max_rss\""), std::string::npos) << status;
+}
+
+// 20 workers, each with its own lifetime drawn from 1 s +-50%: the first
+// recycle of each slot happens at its own time, spread over most of
+// [0.5 s, 1.5 s], each close to its drawn lifetime (one at a time: a
+// neighbour due at the same moment waits for the one before), and a
+// closed loop of requests sees no failure.
+TEST_F(RecycleTest, LifetimesWithJitterSpreadOverTwentyWorkers) {
+  int port = 0;
+  Process& cf = StartCoreforkOnFreePort(
+      [&](int p) {
+        return std::vector<std::string>{
+            "--config",
+            WriteConfig("workers: 20\n"
+                        "recycle: {max_lifetime: 1s, jitter: 50%}\n"
+                        "shutdown: {drain_delay: 0s}\n" +
+                        ListenerYaml(p) + "command: [" HELLO_BIN "]\n")};
+      },
+      {}, &port);
+  ASSERT_TRUE(WaitServing(cf, port)) << cf.Stderr();
+  LoadOptions options;
+  options.port = port;
+  options.max_duration = milliseconds(60000);
+  LoadGenerator load(options);
+  load.Start();
+
+  // "worker 7 (pid 123): recycling it (max_lifetime: up 1.234s, its lifetime
+  // 1.180s)": the first such line of each slot.
+  const std::regex line(
+      "worker (\\d+) \\(pid \\d+\\): recycling it \\(max_lifetime: up "
+      "([0-9.]+)s, its lifetime ([0-9.]+)s\\)");
+  std::map<int, std::pair<double, double>> first;  // slot -> (up, lifetime)
+  auto parse = [&] {
+    first.clear();
+    const std::string log = cf.Stderr();
+    for (std::sregex_iterator it(log.begin(), log.end(), line), end; it != end;
+         ++it) {
+      const int slot = std::stoi((*it)[1]);
+      if (first.count(slot) == 0) {
+        first[slot] = {std::stod((*it)[2]), std::stod((*it)[3])};
+      }
+    }
+    return first.size() == 20;
+  };
+  ASSERT_TRUE(PollUntil(parse, milliseconds(30000))) << cf.Stderr();
+  LoadStats total = load.Stop();
+
+  std::vector<double> lifetimes, lags;
+  for (const auto& entry : first) {
+    lifetimes.push_back(entry.second.second);
+    lags.push_back(entry.second.first - entry.second.second);
+  }
+  std::sort(lifetimes.begin(), lifetimes.end());
+  std::sort(lags.begin(), lags.end());
+  std::ostringstream drawn;
+  for (double l : lifetimes) drawn << l << " ";
+  std::cout << "[ figures  ] 20 lifetimes (s): " << drawn.str()
+            << "\n[ figures  ] lag after the lifetime: median "
+            << lags[lags.size() / 2] << " s, max " << lags.back() << " s; load "
+            << total.Summary() << "\n";
+  for (double l : lifetimes) {
+    EXPECT_GE(l, 0.5);
+    EXPECT_LT(l, 1.5);
+  }
+  EXPECT_GE(lifetimes.back() - lifetimes.front(), 0.5)
+      << "lifetimes not spread: " << drawn.str();
+  // At most a third of the slots within one tenth of the range: no herd.
+  std::vector<int> tenths(10, 0);
+  for (double l : lifetimes) {
+    tenths[std::clamp(static_cast<int>((l - 0.5) * 10), 0, 9)]++;
+  }
+  EXPECT_LE(*std::max_element(tenths.begin(), tenths.end()), 7) << drawn.str();
+  EXPECT_GE(lags.front(), 0.0) << "recycled before its lifetime";
+  EXPECT_LE(lags[lags.size() / 2], 0.3) << "median lag";
+  EXPECT_EQ(total.failed, 0u) << total.Summary();
+  PromScrape s = Scrape(admin_port());
+  EXPECT_GE(Recycles(s, "max_lifetime"), 20);
+  EXPECT_GE(Restarts(s, "max_lifetime"), 19);
+}
+
+// --- the memory-pressure guard in a real cgroup v1 memory controller -------
+
+constexpr char kMemoryMount[] = "/sys/fs/cgroup/memory";
+
+class RealMemoryCgroupTest : public CoreforkTest {
+ protected:
+  void SetUp() override {
+    CoreforkTest::SetUp();
+    struct statfs fs;
+    if (statfs(kMemoryMount, &fs) != 0 || fs.f_type != CGROUP_SUPER_MAGIC ||
+        !FileExists(std::string(kMemoryMount) + "/memory.limit_in_bytes")) {
+      GTEST_SKIP() << kMemoryMount << " is not a cgroup v1 memory mount";
+    }
+    static int counter = 0;
+    cgroup_ = std::string(kMemoryMount) + "/corefork-recycle-" +
+              std::to_string(getpid()) + "-" + std::to_string(counter++);
+    if (mkdir(cgroup_.c_str(), 0755) != 0) {
+      std::string why = std::strerror(errno);
+      cgroup_.clear();
+      GTEST_SKIP() << "cannot create a cgroup under " << kMemoryMount << ": "
+                   << why;
+    }
+  }
+
+  void TearDown() override {
+    CoreforkTest::TearDown();
+    if (cgroup_.empty()) return;
+    bool removed = PollUntil(
+        [&] {
+          std::istringstream procs(ReadFile(cgroup_ + "/cgroup.procs"));
+          pid_t pid;
+          while (procs >> pid) kill(pid, SIGKILL);
+          ReapOrphans();
+          return rmdir(cgroup_.c_str()) == 0 || errno == ENOENT;
+        },
+        milliseconds(3000));
+    EXPECT_TRUE(removed) << "rmdir " << cgroup_ << ": " << std::strerror(errno);
+  }
+
+  std::vector<std::string> InCgroupArgv(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{
+        "/bin/sh", "-c",
+        "echo $$ > " + cgroup_ + "/cgroup.procs && exec \"$0\" \"$@\"",
+        COREFORK_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+
+  // The `oom_kill N` line of memory.oom_control (kernel 4.13+).
+  std::optional<long> OomKills() {
+    std::istringstream in(ReadFile(cgroup_ + "/memory.oom_control"));
+    std::string key;
+    long value = 0;
+    while (in >> key >> value) {
+      if (key == "oom_kill") return value;
+    }
+    return std::nullopt;
+  }
+
+  std::string cgroup_;
+};
+
+// Limit 256 MiB, guard at 60% (154 MiB). Worker 0 holds 20 MiB; worker 1
+// leaks 20 MiB at a time, up to 10 times (200 MiB: past the limit, so
+// without the guard the OOM killer would act). The guard replaces worker 1,
+// the bigger, and the cgroup never sees an OOM kill.
+TEST_F(RealMemoryCgroupTest, PressureGuardRecyclesTheBiggerWorkerBeforeOom) {
+  constexpr uint64_t kLimit = 256u << 20;
+  ASSERT_TRUE(
+      WriteFile(cgroup_ + "/memory.limit_in_bytes", std::to_string(kLimit)));
+  ASSERT_EQ(OomKills(), std::optional<long>(0))
+      << ReadFile(cgroup_ + "/memory.oom_control");
+  int port = 0;
+  Process& cf = SpawnOnFreePort(
+      [&](int p) {
+        return InCgroupArgv(
+            {"--config",
+             WriteConfig("workers: 2\n"
+                         "recycle: {memory_pressure: 60%, "
+                         "check_interval: 200ms}\n"
+                         "shutdown: {drain_delay: 0s}\n" +
+                         ListenerYaml(p) + "command: [/usr/bin/python3, " +
+                         kLeakApp + "]\n")});
+      },
+      {}, &port);
+  ASSERT_TRUE(WaitServing(cf, port)) << cf.Stderr();
+  std::map<int, pid_t> before = CollectWorkers(port, 2);
+  ASSERT_EQ(before.size(), 2u) << cf.Stderr();
+  ASSERT_EQ(LeakInto(port, 0, 20), before[0]);
+
+  const std::string kRecycling = "recycling it (memory_pressure";
+  int leaks = 0;
+  while (leaks < 10 && cf.Stderr().find(kRecycling) == std::string::npos) {
+    ASSERT_EQ(LeakInto(port, 1, 20), before[1])
+        << "worker 1 gone before the guard acted?\n"
+        << cf.Stderr() << ReadFile(cgroup_ + "/memory.oom_control");
+    ++leaks;
+    // Give the guard two checks to see it before leaking more.
+    PollUntil([&] { return cf.Stderr().find(kRecycling) != std::string::npos; },
+              milliseconds(450));
+  }
+  ASSERT_NE(cf.Stderr().find(kRecycling), std::string::npos) << cf.Stderr();
+  ASSERT_TRUE(
+      PollUntil([&] { return ProcessGone(before[1]); }, milliseconds(10000)))
+      << cf.Stderr();
+  // The successor is serving in slot 1.
+  std::map<int, pid_t> after = CollectWorkers(port, 2);
+  const uint64_t max_usage =
+      std::stoull(ReadFile(cgroup_ + "/memory.max_usage_in_bytes"));
+  const std::string log = cf.Stderr();
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(
+      log, m,
+      std::regex("worker (\\d) \\(pid (\\d+)\\): recycling it "
+                 "\\(memory_pressure: container uses (\\d+) MiB of its "
+                 "256 MiB limit \\((\\d+)% > 60%\\), this worker (\\d+) "
+                 "MiB\\)")))
+      << log;
+  std::cout << "[ figures  ] memory_pressure 60% of 256 MiB: worker 1 leaked "
+            << leaks << " x 20 MiB; recycled at " << m[3] << " MiB used ("
+            << m[4] << "%), worker " << m[1] << " at " << m[5]
+            << " MiB; cgroup peak " << (max_usage >> 20) << " MiB, failcnt "
+            << ReadFile(cgroup_ + "/memory.failcnt") << "";
+  EXPECT_EQ(m[1], "1") << "the bigger worker is recycled";
+  EXPECT_EQ(std::stoi(m[2]), before[1]);
+  EXPECT_EQ(OomKills(), std::optional<long>(0))
+      << ReadFile(cgroup_ + "/memory.oom_control");
+  EXPECT_FALSE(ProcessGone(before[0])) << "the smaller worker stays";
+  EXPECT_EQ(after[0], before[0]);
+  EXPECT_NE(after[1], before[1]);
+  EXPECT_LT(max_usage, kLimit);
+  EXPECT_EQ(Count(log, "recycling it"), 1u) << log;
+  PromScrape s = Scrape(admin_port());
+  EXPECT_EQ(Recycles(s, "memory_pressure"), 1);
+  EXPECT_EQ(Restarts(s, "memory_pressure"), 1);
+  EXPECT_EQ(Restarts(s, "crash"), 0) << "nothing was OOM-killed";
+}
+
+}  // namespace
+}  // namespace corefork::harness
