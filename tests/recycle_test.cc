@@ -245,6 +245,95 @@ TEST_F(RecycleTest, LifetimesWithJitterSpreadOverTwentyWorkers) {
   EXPECT_GE(Restarts(s, "max_lifetime"), 19);
 }
 
+// recycle.schedule fires on the wall clock: corefork runs under libfaketime
+// (its CLOCK_REALTIME starts 3 s before 04:00 in Berlin, 03:00 UTC; the
+// monotonic clock stays real), so "0 4 * * *" in Europe/Berlin fires 3 s
+// after start, as a rolling restart of both workers (restart reason
+// schedule), without a failed request. Skipped without libfaketime
+// (apt-get install libfaketime).
+TEST_F(RecycleTest, ScheduleFiresARollingRestartAtItsWallClockTime) {
+  const std::string faketime =
+      "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+  if (!FileExists(faketime)) GTEST_SKIP() << "no " << faketime;
+  int port = 0;
+  Process& cf = StartCoreforkOnFreePort(
+      [&](int p) {
+        return std::vector<std::string>{
+            "--config",
+            WriteConfig("workers: 2\n"
+                        "recycle: {schedule: \"0 4 * * *\", "
+                        "timezone: Europe/Berlin}\n"
+                        "shutdown: {drain_delay: 0s}\n" +
+                        ListenerYaml(p) + "command: [" HELLO_BIN "]\n")};
+      },
+      {{"LD_PRELOAD", faketime},
+       {"FAKETIME", "@2026-12-03 02:59:57"},
+       {"TZ", "UTC"},
+       {"DONT_FAKE_MONOTONIC", "1"}},
+      &port);
+  const auto started = Clock::now();
+  ASSERT_TRUE(WaitServing(cf, port)) << cf.Stderr();
+  std::map<int, pid_t> before = CollectWorkers(port, 2);
+  ASSERT_EQ(before.size(), 2u);
+  const std::string status_before =
+      HttpGet("127.0.0.1", admin_port(), "/status").body;
+  EXPECT_NE(
+      status_before.find("\"next_scheduled_at\":\"2026-12-03T03:00:00Z\""),
+      std::string::npos)
+      << "libfaketime did not reach corefork's wall clock?\n"
+      << status_before;
+  LoadOptions options;
+  options.port = port;
+  options.max_duration = milliseconds(30000);
+  LoadGenerator load(options);
+  load.Start();
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        return cf.Stderr().find("reload complete: 2 worker(s) replaced") !=
+               std::string::npos;
+      },
+      milliseconds(15000)))
+      << cf.Stderr();
+  const auto fired = Clock::now();
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        return AllGone({before[0], before[1]});
+      },
+      milliseconds(10000)));
+  const uint64_t ok = load.Snapshot().ok;
+  ASSERT_TRUE(PollUntil([&] { return load.Snapshot().ok >= ok + 200; },
+                        milliseconds(10000)));
+  LoadStats total = load.Stop();
+  const std::string log = cf.Stderr();
+  std::cout << "[ figures  ] schedule \"0 4 * * *\" Europe/Berlin, fake "
+               "clock 3 s before: rolling restart done "
+            << std::chrono::duration_cast<milliseconds>(fired - started).count()
+            << " ms after start; load " << total.Summary() << "\n";
+  EXPECT_NE(log.find("recycle.schedule: rolling restart of 2 worker(s)"),
+            std::string::npos)
+      << log;
+  for (const auto& entry : before) {
+    EXPECT_NE(log.find("worker " + std::to_string(entry.first) + " (pid " +
+                       std::to_string(entry.second) +
+                       "): recycling it (recycle.schedule)"),
+              std::string::npos)
+        << log;
+  }
+  EXPECT_EQ(Count(log, "recycle.schedule: rolling restart"), 1u) << log;
+  EXPECT_GE(fired - started, milliseconds(2500)) << "fired before 04:00";
+  EXPECT_EQ(total.failed, 0u) << total.Summary();
+  PromScrape s = Scrape(admin_port());
+  EXPECT_EQ(Recycles(s, "schedule"), 2);
+  EXPECT_EQ(Restarts(s, "schedule"), 2);
+  EXPECT_EQ(Restarts(s, "reload"), 0);
+  const std::string status = HttpGet("127.0.0.1", admin_port(), "/status").body;
+  EXPECT_NE(status.find("\"next_scheduled_at\":\"2026-12-04T03:00:00Z\""),
+            std::string::npos)
+      << status;
+  EXPECT_NE(status.find("\"reason\":\"schedule\""), std::string::npos)
+      << status;
+}
+
 // --- the memory-pressure guard in a real cgroup v1 memory controller -------
 
 constexpr char kMemoryMount[] = "/sys/fs/cgroup/memory";
