@@ -35,7 +35,7 @@ START=$(date +%s)
 # The variants rendered and checked (tests/chart/values/NAME.yaml; "default"
 # is values.yaml alone).
 VARIANTS=(default servicemonitor jobs drain drain-odd pdb-hpa podmonitor-listeners env-map
-  k8s-extras prestop-sleep grace-override networkpolicy app-metrics-port)
+  k8s-extras prestop-sleep grace-override networkpolicy app-metrics-port recycle)
 
 PASSED=0 FAILED=0 SKIPPED=0
 pass() { echo "PASS $*"; PASSED=$((PASSED + 1)); }
