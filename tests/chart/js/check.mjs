@@ -243,6 +243,7 @@ const expectations = {
   jobs: { kinds: ["ConfigMap", "Deployment", "Pod", "Service", "ServiceAccount"], grace: 40, annotations: true },
   drain: { kinds: ["ConfigMap", "Deployment", "Pod", "Service", "ServiceAccount"], grace: 72, annotations: true },
   "drain-odd": { kinds: ["ConfigMap", "Deployment", "Pod", "Service", "ServiceAccount"], grace: 22, annotations: true },
+  recycle: { kinds: ["ConfigMap", "Deployment", "Pod", "Service", "ServiceAccount"], grace: 40, annotations: true },
   "pdb-hpa": {
     kinds: ["ConfigMap", "Deployment", "HorizontalPodAutoscaler", "Pod", "PodDisruptionBudget", "Service", "ServiceAccount"],
     grace: 40,
