@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <regex>
 #include <sstream>
@@ -331,6 +332,107 @@ TEST_F(RecycleTest, ScheduleFiresARollingRestartAtItsWallClockTime) {
             std::string::npos)
       << status;
   EXPECT_NE(status.find("\"reason\":\"schedule\""), std::string::npos)
+      << status;
+}
+
+// cgroup v2 through a fixture tree (--root): memory.current - inactive_file
+// over 50% of memory.max makes the guard recycle, one worker at a time
+// (each next one only after the previous old worker has exited), and stop
+// when the use drops. A cpu.max rewritten while running shows in /status as
+// sizing.last_limit_change.
+TEST_F(RecycleTest, V2FixturePressureOneAtATimeAndTheLastLimitChange) {
+  const std::string root = Path("root");
+  std::filesystem::copy(std::string(COREFORK_FIXTURES) + "/cgroup/v2_numeric",
+                        root, std::filesystem::copy_options::recursive);
+  const std::string ctr = root + "/sys/fs/cgroup/ctr";
+  auto write = [&](const std::string& file, const std::string& value) {
+    // Whole files, renamed into place: corefork never reads half of one.
+    ASSERT_TRUE(WriteFile(ctr + "/" + file + ".new", value));
+    ASSERT_EQ(std::rename((ctr + "/" + file + ".new").c_str(),
+                          (ctr + "/" + file).c_str()),
+              0);
+  };
+  write("cpu.max", "200000 100000\n");
+  write("memory.current", std::to_string(300u << 20) + "\n");
+  write("memory.stat",
+        "anon 1\ninactive_file " + std::to_string(100u << 20) + "\n");
+  int port = 0;
+  Process& cf = StartCoreforkOnFreePort(
+      [&](int p) {
+        return std::vector<std::string>{
+            "--root", root, "--config",
+            WriteConfig("sizing: {follow_interval: 200ms}\n"
+                        "recycle: {memory_pressure: 50%, "
+                        "check_interval: 200ms}\n"
+                        "shutdown: {drain_delay: 0s}\n" +
+                        ListenerYaml(p) + "command: [" HELLO_BIN "]\n")};
+      },
+      {}, &port);
+  ASSERT_TRUE(WaitServing(cf, port)) << cf.Stderr();
+  ASSERT_EQ(CollectWorkers(port, 2).size(), 2u) << cf.Stderr();
+  // 200 MiB used of 1 GiB: nothing happens. Then 700 - 100 = 600 MiB (59%).
+  write("memory.current", std::to_string(700u << 20) + "\n");
+  const std::string kLine =
+      "recycling it (memory_pressure: container uses 600 MiB of its 1024 MiB "
+      "limit (59% > 50%)";
+  ASSERT_TRUE(PollUntil([&] { return Count(cf.Stderr(), kLine) >= 3; },
+                        milliseconds(15000)))
+      << cf.Stderr();
+  write("memory.current", std::to_string(400u << 20) + "\n");  // 29%
+  // Recycles stop: no new one for several checks once the replacement in
+  // flight (if any) is done. Polled: the count must stay put for 1 s.
+  size_t settled = 0;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        const size_t n = Count(cf.Stderr(), "recycling it");
+        if (n != settled) {
+          settled = n;
+          return false;
+        }
+        return true;
+      },
+      milliseconds(10000), milliseconds(1000)))
+      << cf.Stderr();
+  std::string log = cf.Stderr();
+  // One at a time: before each recycle after the first, the worker the
+  // previous one replaced has exited.
+  const std::regex recycled("worker \\d+ \\(pid (\\d+)\\): recycling it");
+  std::vector<std::pair<size_t, std::string>> events;  // (offset, pid)
+  for (std::sregex_iterator it(log.begin(), log.end(), recycled), end;
+       it != end; ++it) {
+    events.emplace_back(it->position(), (*it)[1]);
+  }
+  ASSERT_GE(events.size(), 3u) << log;
+  for (size_t i = 1; i < events.size(); ++i) {
+    const size_t exited =
+        log.find("(pid " + events[i - 1].second + ") exited with 0");
+    EXPECT_LT(exited, events[i].first)
+        << "recycle " << i << " started before pid " << events[i - 1].second
+        << " exited\n"
+        << log;
+  }
+  std::cout << "[ figures  ] v2 fixture at 59% of memory.max: " << events.size()
+            << " recycles, one at a time\n";
+
+  // The part-1 leftover: the last limit change in /status.
+  write("cpu.max", "100000 100000\n");
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        return HttpGet("127.0.0.1", admin_port(), "/status")
+                   .body.find("\"last_limit_change\":{") != std::string::npos;
+      },
+      milliseconds(5000)))
+      << cf.Stderr();
+  const std::string status = HttpGet("127.0.0.1", admin_port(), "/status").body;
+  EXPECT_NE(status.find("\"changes\":\"cpu quota 2 -> 1\""), std::string::npos)
+      << status;
+  EXPECT_NE(status.find("\"cpu_quota_cores\":{\"before\":2,\"after\":1}"),
+            std::string::npos)
+      << status;
+  EXPECT_NE(status.find("\"workers\":{\"before\":2,\"after\":1}"),
+            std::string::npos)
+      << status;
+  EXPECT_NE(status.find("\"reason\":\"memory_pressure\""), std::string::npos)
       << status;
 }
 
