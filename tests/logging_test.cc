@@ -113,14 +113,10 @@ class LoggingTest : public JobsTest {};
 
 TEST_F(LoggingTest, AStderrNobodyReadsNeverStallsCorefork) {
   const std::string fifo = Path("stderr.fifo");
-  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0) << Errno("mkfifo");
-  // Held open so corefork's open for writing succeeds; read only at the end.
-  const int reader = open(fifo.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  ASSERT_GE(reader, 0) << Errno("open fifo");
-  struct CloseReader {
-    int fd;
-    ~CloseReader() { close(fd); }
-  } close_reader{reader};
+  // Read only at the end.
+  HeldFifo held(fifo);
+  ASSERT_GE(held.fd(), 0) << held.error();
+  const int reader = held.fd();
 
   const std::string config = WriteConfig(
       "jobs:\n"

@@ -201,14 +201,9 @@ TEST_F(WorkerLogsTest, TaggedPrefixesTheSlotAndRawLeavesLinesAlone) {
 
 TEST_F(WorkerLogsTest, AStdoutNobodyReadsDropsLinesNotCorefork) {
   const std::string fifo = Path("stdout.fifo");
-  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0) << Errno("mkfifo");
-  // Held open so corefork's open for writing succeeds; never read.
-  const int reader = open(fifo.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  ASSERT_GE(reader, 0) << Errno("open fifo");
-  struct CloseReader {
-    int fd;
-    ~CloseReader() { close(fd); }
-  } close_reader{reader};
+  // Never read.
+  HeldFifo held(fifo);
+  ASSERT_GE(held.fd(), 0) << held.error();
 
   const std::string config = WriteConfig(
       "ready: {mode: none}\n"

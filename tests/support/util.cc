@@ -61,6 +61,19 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+HeldFifo::HeldFifo(const std::string& path) {
+  if (mkfifo(path.c_str(), 0600) != 0) {
+    error_ = Errno("mkfifo " + path);
+    return;
+  }
+  fd_ = open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd_ < 0) error_ = Errno("open " + path);
+}
+
+HeldFifo::~HeldFifo() {
+  if (fd_ >= 0) close(fd_);
+}
+
 std::string TempDir::Path(const std::string& name) const {
   return path_ + "/" + name;
 }

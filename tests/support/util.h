@@ -45,6 +45,25 @@ class TempDir {
   std::string path_;
 };
 
+// A FIFO made at `path` and held open for reading (O_RDWR, non-blocking),
+// so that a process can open it for writing at once: read it when the test
+// wants to, or never (a stderr nobody reads). Closed on destruction.
+class HeldFifo {
+ public:
+  explicit HeldFifo(const std::string& path);
+  ~HeldFifo();
+  HeldFifo(const HeldFifo&) = delete;
+  HeldFifo& operator=(const HeldFifo&) = delete;
+
+  // -1 when it could not be made; error() says why.
+  int fd() const { return fd_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  int fd_ = -1;
+  std::string error_;
+};
+
 // Whole file as a string; "" when it cannot be read.
 std::string ReadFile(const std::string& path);
 std::optional<std::string> TryReadFile(const std::string& path);
