@@ -193,7 +193,17 @@ TEST_F(LoggingTest, AStderrNobodyReadsNeverStallsCorefork) {
                       {{"reason", "reload"}}) == 1 &&
                HttpGet("127.0.0.1", admin_port(), "/readyz").status == 200;
       },
-      milliseconds(10000)));
+      milliseconds(10000)))
+      << "GET /metrics: " << [&] {
+           const Clock::time_point t = Clock::now();
+           HttpResponse m = HttpGet("127.0.0.1", admin_port(), "/metrics",
+                                    milliseconds(3000));
+           return std::to_string(m.status) + " " + m.error + " in " +
+                  std::to_string(
+                      duration<double, std::milli>(Clock::now() - t).count()) +
+                  " ms; /status: " +
+                  HttpGet("127.0.0.1", admin_port(), "/status").body;
+         }();
   const double dropped = Metric("corefork_log_lines_dropped_total");
   std::printf("[ figures  ] corefork_log_lines_dropped_total %.0f\n", dropped);
   EXPECT_GT(dropped, 1000);
