@@ -21,6 +21,7 @@
 #include "support/harness.h"
 #include "support/load.h"
 #include "support/proc.h"
+#include "support/real_cgroup.h"
 
 namespace corefork::harness {
 namespace {
@@ -29,60 +30,23 @@ using std::chrono::milliseconds;
 
 constexpr char kCpuMount[] = "/sys/fs/cgroup/cpu";
 
-class RealCgroupQuotaTest : public CoreforkTest {
+class RealCgroupQuotaTest : public RealCgroupTest {
  protected:
   void SetUp() override {
-    CoreforkTest::SetUp();
-    struct statfs fs;
-    if (statfs(kCpuMount, &fs) != 0 || fs.f_type != CGROUP_SUPER_MAGIC ||
-        !FileExists(std::string(kCpuMount) + "/cpu.cfs_quota_us")) {
-      GTEST_SKIP() << kCpuMount << " is not a cgroup v1 cpu mount";
-    }
-    static int counter = 0;
-    cgroup_ = std::string(kCpuMount) + "/corefork-test-" +
-              std::to_string(getpid()) + "-" + std::to_string(counter++);
-    if (mkdir(cgroup_.c_str(), 0755) != 0) {
-      std::string why = std::strerror(errno);
-      cgroup_.clear();
-      GTEST_SKIP() << "cannot create a cgroup under " << kCpuMount << ": "
-                   << why;
-    }
-    ASSERT_TRUE(WriteFile(cgroup_ + "/cpu.cfs_period_us", "100000"));
-    ASSERT_TRUE(WriteFile(cgroup_ + "/cpu.cfs_quota_us", "150000"));
-    ASSERT_EQ(ReadFile(cgroup_ + "/cpu.cfs_quota_us"), "150000\n");
+    RealCgroupTest::SetUp();
+    MakeCgroup(kCpuMount, "cpu.cfs_quota_us", "corefork-test-");
+    if (IsSkipped()) return;
+    ASSERT_TRUE(WriteFile(cgroup() + "/cpu.cfs_period_us", "100000"));
+    ASSERT_TRUE(WriteFile(cgroup() + "/cpu.cfs_quota_us", "150000"));
+    ASSERT_EQ(ReadFile(cgroup() + "/cpu.cfs_quota_us"), "150000\n");
   }
 
-  void TearDown() override {
-    CoreforkTest::TearDown();  // every process is gone after this
-    if (cgroup_.empty()) return;
-    bool removed = PollUntil(
-        [&] {
-          std::istringstream procs(ReadFile(cgroup_ + "/cgroup.procs"));
-          pid_t pid;
-          while (procs >> pid) kill(pid, SIGKILL);
-          ReapOrphans();
-          return rmdir(cgroup_.c_str()) == 0 || errno == ENOENT;
-        },
-        milliseconds(3000));
-    EXPECT_TRUE(removed) << "rmdir " << cgroup_ << ": " << std::strerror(errno);
-  }
-
-  // The argv that runs corefork with `args` after moving itself into the
-  // cgroup.
-  std::vector<std::string> InCgroupArgv(const std::vector<std::string>& args) {
-    std::vector<std::string> argv{
-        "/bin/sh", "-c",
-        "echo $$ > " + cgroup_ + "/cgroup.procs && exec \"$0\" \"$@\"",
-        COREFORK_BIN};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return argv;
-  }
   Process& StartInCgroup(const std::vector<std::string>& args) {
     return Spawn(InCgroupArgv(args));
   }
 
   bool InCgroup(pid_t pid) {
-    std::string name = cgroup_.substr(cgroup_.rfind('/'));
+    std::string name = cgroup().substr(cgroup().rfind('/'));
     std::istringstream lines(
         ReadFile("/proc/" + std::to_string(pid) + "/cgroup"));
     std::string line;
@@ -97,8 +61,6 @@ class RealCgroupQuotaTest : public CoreforkTest {
     }
     return false;
   }
-
-  std::string cgroup_;
 };
 
 TEST_F(RealCgroupQuotaTest, DetectSeesTheQuota) {
@@ -106,14 +68,14 @@ TEST_F(RealCgroupQuotaTest, DetectSeesTheQuota) {
   std::optional<int> code = p.WaitExit(milliseconds(5000));
   ASSERT_EQ(code, std::optional<int>(0)) << p.Stderr();
   const std::string json = p.Stdout();
-  std::cout << "detect --json in " << cgroup_ << ":\n" << json << "\n";
+  std::cout << "detect --json in " << cgroup() << ":\n" << json << "\n";
   EXPECT_EQ(JsonField(json, "cgroup_version"), std::optional<std::string>("v1"))
       << json;
   auto quota = JsonField(json, "cpu_quota_cores");
   ASSERT_TRUE(quota.has_value()) << json;
   EXPECT_DOUBLE_EQ(std::strtod(quota->c_str(), nullptr), 1.5) << json;
   auto path = JsonField(json, "cpu_cgroup_path");
-  EXPECT_NE(path.value_or("").find(cgroup_.substr(cgroup_.rfind('/'))),
+  EXPECT_NE(path.value_or("").find(cgroup().substr(cgroup().rfind('/'))),
             std::string::npos)
       << json;
   EXPECT_EQ(JsonField(json, "workers"), std::optional<std::string>("1"))
@@ -141,7 +103,7 @@ TEST_F(RealCgroupQuotaTest, AutoWorkersWithCeilRounding) {
   std::vector<pid_t> children = WaitChildren(cf, 2);
   EXPECT_EQ(children.size(), 2u) << Str(children);
   for (const auto& [id, pid] : workers) {
-    EXPECT_TRUE(InCgroup(pid)) << "worker " << id << " not in " << cgroup_;
+    EXPECT_TRUE(InCgroup(pid)) << "worker " << id << " not in " << cgroup();
   }
   EXPECT_TRUE(ContainsNoCase(cf.Stderr(), "1.5"))
       << "startup log does not mention the 1.5 CPU quota:\n"
@@ -158,7 +120,7 @@ size_t LiveChildren(pid_t parent) {
 // loop of requests; the pool follows within two follow periods each way
 // (plus the new worker's start) and no request fails.
 TEST_F(RealCgroupQuotaTest, FollowsAQuotaChangedWhileRunningUnderLoad) {
-  ASSERT_TRUE(WriteFile(cgroup_ + "/cpu.cfs_quota_us", "100000"));
+  ASSERT_TRUE(WriteFile(cgroup() + "/cpu.cfs_quota_us", "100000"));
   constexpr milliseconds kPeriod{500};
   int port = 0;
   Process& cf = SpawnOnFreePort(
@@ -192,7 +154,7 @@ TEST_F(RealCgroupQuotaTest, FollowsAQuotaChangedWhileRunningUnderLoad) {
     ASSERT_TRUE(PollUntil([&] { return load.Snapshot().ok >= ok + 200; },
                           milliseconds(10000)));
     const auto changed = Clock::now();
-    ASSERT_TRUE(WriteFile(cgroup_ + "/cpu.cfs_quota_us", quota));
+    ASSERT_TRUE(WriteFile(cgroup() + "/cpu.cfs_quota_us", quota));
     // Two reads in a row must agree: the scale starts within two periods
     // (plus one for where in its period the change fell), then the new
     // worker starts or the old one drains.
