@@ -29,7 +29,6 @@ set -uo pipefail
 corefork_bin=${1:?usage: run.sh COREFORK_BINARY STATIC_HELLO_BINARY}
 hello_bin=${2:?usage: run.sh COREFORK_BINARY STATIC_HELLO_BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
 build=$(cd "$(dirname "$corefork_bin")" && pwd)
 
 readonly CPUS=1.5
@@ -43,28 +42,12 @@ readonly PODMAN_KILL_AFTER_S=10
 # shellcheck source-path=SCRIPTDIR source=../support/report.sh
 source "$here/../support/report.sh"
 
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+# shellcheck source-path=SCRIPTDIR source=../support/podman.sh
+source "$here/../support/podman.sh"
 
 # --- prerequisites -----------------------------------------------------------
 
-# Tests install nothing: `.ci/install-deps.sh test` (the README's test
-# command) installs podman, runc, jq and curl up front.
-require_tools() {
-  local missing=() cmd
-  for cmd in podman runc jq curl patchelf; do
-    command -v "$cmd" >/dev/null || [ -x "/usr/sbin/$cmd" ] || missing+=("$cmd")
-  done
-  [ ${#missing[@]} -eq 0 ] ||
-    skip "${missing[*]} not installed (run .ci/install-deps.sh test)"
-}
-require_tools
-export PATH=$PATH:/usr/sbin:/sbin
-
-# runc, not crun: crun refuses hybrid cgroups. These rlimits, because podman's
-# defaults (taken from the host) are refused on these machines.
-podman_cmd() { $sudo podman --runtime runc "$@"; }
-run_opts=(--ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
+require_tools podman runc jq curl patchelf
 
 for f in "$corefork_bin" "$hello_bin"; do
   [ -x "$f" ] || { fail "$f: not an executable"; finish; }
@@ -98,11 +81,8 @@ trap 'exit 130' INT TERM
 ctx=$work/context
 mkdir -p "$ctx/run/corefork" "$ctx/tmp"
 chmod 1777 "$ctx/tmp"
-if ! "$repo/docker/bundle.sh" "$corefork_bin" "$ctx/opt/corefork" >"$work/bundle.log" 2>&1 ||
-    ! cmake "-DBIN=$corefork_bin" "-DOUT=$ctx/opt/corefork" -DPREFIX=/opt/corefork \
-      "-DPATCHELF=$(command -v patchelf)" -P "$build/BundleLoader.cmake" \
-      >>"$work/bundle.log" 2>&1; then
-  cat "$work/bundle.log"
+if ! make_bundle "$corefork_bin" "$ctx/opt/corefork" "$build" \
+    "$work/bundle.log"; then
   fail "making the bundle of $corefork_bin failed (docker/bundle.sh, BundleLoader.cmake)"
   finish
 fi

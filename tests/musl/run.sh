@@ -29,7 +29,6 @@ set -uo pipefail
 corefork_bin=${1:?usage: run.sh COREFORK_BINARY STATIC_HELLO_BINARY}
 hello_bin=${2:?usage: run.sh COREFORK_BINARY STATIC_HELLO_BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
 build=$(cd "$(dirname "$corefork_bin")" && pwd)
 
 readonly WORKERS=2
@@ -39,18 +38,9 @@ readonly PODMAN_KILL_AFTER_S=10
 # shellcheck source-path=SCRIPTDIR source=../support/report.sh
 source "$here/../support/report.sh"
 
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo -n"
-
-missing=()
-for cmd in podman runc jq curl musl-gcc patchelf readelf; do
-  command -v "$cmd" >/dev/null || [ -x "/usr/sbin/$cmd" ] || missing+=("$cmd")
-done
-[ ${#missing[@]} -eq 0 ] ||
-  skip "${missing[*]} not installed (run .ci/install-deps.sh test)"
-export PATH=$PATH:/usr/sbin:/sbin
-podman_cmd() { $sudo podman --runtime runc "$@"; }
-run_opts=(--ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
+# shellcheck source-path=SCRIPTDIR source=../support/podman.sh
+source "$here/../support/podman.sh"
+require_tools podman runc jq curl musl-gcc patchelf readelf
 
 tag=$$-$RANDOM
 musl_image=localhost/corefork-musl-test:$tag
@@ -72,11 +62,7 @@ trap 'exit 130' INT TERM
 # --- the bundle ----------------------------------------------------------------
 
 bundle=$work/bundle
-if ! "$repo/docker/bundle.sh" "$corefork_bin" "$bundle" >"$work/bundle.log" 2>&1 ||
-    ! cmake "-DBIN=$corefork_bin" "-DOUT=$bundle" -DPREFIX=/opt/corefork \
-      "-DPATCHELF=$(command -v patchelf)" -P "$build/BundleLoader.cmake" \
-      >>"$work/bundle.log" 2>&1; then
-  cat "$work/bundle.log"
+if ! make_bundle "$corefork_bin" "$bundle" "$build" "$work/bundle.log"; then
   fail "making the bundle failed"
   finish
 fi
