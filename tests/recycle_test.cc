@@ -4,16 +4,8 @@
 // each on time; in a real cgroup v1 memory controller with a limit, two
 // leaking workers, the memory-pressure guard replaces the bigger one before
 // the OOM killer acts (the cgroup's oom_kill counter stays 0).
-#include <linux/magic.h>
-#include <signal.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <map>
 #include <regex>
@@ -24,6 +16,7 @@
 #include "support/harness.h"
 #include "support/load.h"
 #include "support/prom_text.h"
+#include "support/real_cgroup.h"
 
 namespace corefork::harness {
 namespace {
@@ -440,53 +433,16 @@ TEST_F(RecycleTest, V2FixturePressureOneAtATimeAndTheLastLimitChange) {
 
 constexpr char kMemoryMount[] = "/sys/fs/cgroup/memory";
 
-class RealMemoryCgroupTest : public CoreforkTest {
+class RealMemoryCgroupTest : public RealCgroupTest {
  protected:
   void SetUp() override {
-    CoreforkTest::SetUp();
-    struct statfs fs;
-    if (statfs(kMemoryMount, &fs) != 0 || fs.f_type != CGROUP_SUPER_MAGIC ||
-        !FileExists(std::string(kMemoryMount) + "/memory.limit_in_bytes")) {
-      GTEST_SKIP() << kMemoryMount << " is not a cgroup v1 memory mount";
-    }
-    static int counter = 0;
-    cgroup_ = std::string(kMemoryMount) + "/corefork-recycle-" +
-              std::to_string(getpid()) + "-" + std::to_string(counter++);
-    if (mkdir(cgroup_.c_str(), 0755) != 0) {
-      std::string why = std::strerror(errno);
-      cgroup_.clear();
-      GTEST_SKIP() << "cannot create a cgroup under " << kMemoryMount << ": "
-                   << why;
-    }
-  }
-
-  void TearDown() override {
-    CoreforkTest::TearDown();
-    if (cgroup_.empty()) return;
-    bool removed = PollUntil(
-        [&] {
-          std::istringstream procs(ReadFile(cgroup_ + "/cgroup.procs"));
-          pid_t pid;
-          while (procs >> pid) kill(pid, SIGKILL);
-          ReapOrphans();
-          return rmdir(cgroup_.c_str()) == 0 || errno == ENOENT;
-        },
-        milliseconds(3000));
-    EXPECT_TRUE(removed) << "rmdir " << cgroup_ << ": " << std::strerror(errno);
-  }
-
-  std::vector<std::string> InCgroupArgv(const std::vector<std::string>& args) {
-    std::vector<std::string> argv{
-        "/bin/sh", "-c",
-        "echo $$ > " + cgroup_ + "/cgroup.procs && exec \"$0\" \"$@\"",
-        COREFORK_BIN};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return argv;
+    RealCgroupTest::SetUp();
+    MakeCgroup(kMemoryMount, "memory.limit_in_bytes", "corefork-recycle-");
   }
 
   // The `oom_kill N` line of memory.oom_control (kernel 4.13+).
   std::optional<long> OomKills() {
-    std::istringstream in(ReadFile(cgroup_ + "/memory.oom_control"));
+    std::istringstream in(ReadFile(cgroup() + "/memory.oom_control"));
     std::string key;
     long value = 0;
     while (in >> key >> value) {
@@ -494,8 +450,6 @@ class RealMemoryCgroupTest : public CoreforkTest {
     }
     return std::nullopt;
   }
-
-  std::string cgroup_;
 };
 
 // Limit 256 MiB, guard at 60% (154 MiB). Worker 0 holds 20 MiB; worker 1
@@ -505,9 +459,9 @@ class RealMemoryCgroupTest : public CoreforkTest {
 TEST_F(RealMemoryCgroupTest, PressureGuardRecyclesTheBiggerWorkerBeforeOom) {
   constexpr uint64_t kLimit = 256u << 20;
   ASSERT_TRUE(
-      WriteFile(cgroup_ + "/memory.limit_in_bytes", std::to_string(kLimit)));
+      WriteFile(cgroup() + "/memory.limit_in_bytes", std::to_string(kLimit)));
   ASSERT_EQ(OomKills(), std::optional<long>(0))
-      << ReadFile(cgroup_ + "/memory.oom_control");
+      << ReadFile(cgroup() + "/memory.oom_control");
   int port = 0;
   Process& cf = SpawnOnFreePort(
       [&](int p) {
@@ -531,7 +485,7 @@ TEST_F(RealMemoryCgroupTest, PressureGuardRecyclesTheBiggerWorkerBeforeOom) {
   while (leaks < 10 && cf.Stderr().find(kRecycling) == std::string::npos) {
     ASSERT_EQ(LeakInto(port, 1, 20), before[1])
         << "worker 1 gone before the guard acted?\n"
-        << cf.Stderr() << ReadFile(cgroup_ + "/memory.oom_control");
+        << cf.Stderr() << ReadFile(cgroup() + "/memory.oom_control");
     ++leaks;
     // Give the guard two checks to see it before leaking more.
     PollUntil([&] { return cf.Stderr().find(kRecycling) != std::string::npos; },
@@ -544,7 +498,7 @@ TEST_F(RealMemoryCgroupTest, PressureGuardRecyclesTheBiggerWorkerBeforeOom) {
   // The successor is serving in slot 1.
   std::map<int, pid_t> after = CollectWorkers(port, 2);
   const uint64_t max_usage =
-      std::stoull(ReadFile(cgroup_ + "/memory.max_usage_in_bytes"));
+      std::stoull(ReadFile(cgroup() + "/memory.max_usage_in_bytes"));
   const std::string log = cf.Stderr();
   std::smatch m;
   ASSERT_TRUE(std::regex_search(
@@ -558,11 +512,11 @@ TEST_F(RealMemoryCgroupTest, PressureGuardRecyclesTheBiggerWorkerBeforeOom) {
             << leaks << " x 20 MiB; recycled at " << m[3] << " MiB used ("
             << m[4] << "%), worker " << m[1] << " at " << m[5]
             << " MiB; cgroup peak " << (max_usage >> 20) << " MiB, failcnt "
-            << ReadFile(cgroup_ + "/memory.failcnt") << "";
+            << ReadFile(cgroup() + "/memory.failcnt") << "";
   EXPECT_EQ(m[1], "1") << "the bigger worker is recycled";
   EXPECT_EQ(std::stoi(m[2]), before[1]);
   EXPECT_EQ(OomKills(), std::optional<long>(0))
-      << ReadFile(cgroup_ + "/memory.oom_control");
+      << ReadFile(cgroup() + "/memory.oom_control");
   EXPECT_FALSE(ProcessGone(before[0])) << "the smaller worker stays";
   EXPECT_EQ(after[0], before[0]);
   EXPECT_NE(after[1], before[1]);
