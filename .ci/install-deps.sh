@@ -12,12 +12,13 @@ if [ "${1:-build}" = test ]; then
   # chromium + a font: the status page test (tests/status_page_test.cc)
   # renders the admin page headless and keeps a screenshot;
   # patchelf + musl-tools: the bundle's own loader and the musl build of the
-  # listen shim (tests/musl/run.sh);
+  # listen shim (tests/musl/run.sh); libfaketime: recycle.schedule's test
+  # runs corefork at a chosen wall-clock time (tests/recycle_test.cc);
   # the drop-in tests' real apps come from tests/apps/install.sh below.
   # (node, npm and python3-uvicorn: tests/apps/install.sh, which checks for
   # the commands, since node may come with its own npm from elsewhere).
   want+=(prometheus clang libclang-rt-14-dev podman runc jq man-db debootstrap
-         lintian chromium fonts-dejavu-core patchelf musl-tools)
+         lintian chromium fonts-dejavu-core patchelf musl-tools libfaketime)
 fi
 
 missing=()
