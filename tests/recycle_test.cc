@@ -68,6 +68,22 @@ size_t Count(const std::string& text, const std::string& needle) {
   return n;
 }
 
+// The log time (ms of the day) of each "recycling it" line, in order.
+std::vector<int64_t> RecycleTimes(const std::string& log) {
+  const std::regex line(
+      "\\d{4}-\\d\\d-\\d\\dT(\\d\\d):(\\d\\d):(\\d\\d)\\.(\\d{3})Z "
+      "[^\\n]*recycling it");
+  std::vector<int64_t> at_ms;
+  for (std::sregex_iterator it(log.begin(), log.end(), line), end; it != end;
+       ++it) {
+    at_ms.push_back(((std::stoll((*it)[1]) * 60 + std::stoll((*it)[2])) * 60 +
+                     std::stoll((*it)[3])) *
+                        1000 +
+                    std::stoll((*it)[4]));
+  }
+  return at_ms;
+}
+
 class RecycleTest : public CoreforkTest {};
 
 // Worker 0 leaks 20 MiB per GET /leak; at 120 MiB of tree RSS it is replaced
@@ -368,10 +384,35 @@ TEST_F(RecycleTest, V2FixturePressureOneAtATimeAndTheLastLimitChange) {
   const std::string kLine =
       "recycling it (memory_pressure: container uses 600 MiB of its 1024 MiB "
       "limit (59% > 50%)";
-  ASSERT_TRUE(PollUntil([&] { return Count(cf.Stderr(), kLine) >= 3; },
+  ASSERT_TRUE(PollUntil([&] { return Count(cf.Stderr(), kLine) >= 4; },
                         milliseconds(15000)))
       << cf.Stderr();
+  // The use stays over whatever is recycled: the guard backs off (logged
+  // once), each wait twice the last from check_interval, so the third gap
+  // is at least 800 ms where every check (200 ms) used to recycle.
+  {
+    const std::string log = cf.Stderr();
+    EXPECT_EQ(Count(log,
+                    "recycle.memory_pressure: still at 59% after "
+                    "recycling worker "),
+              1u)
+        << log;
+    std::vector<int64_t> at_ms = RecycleTimes(log);
+    ASSERT_GE(at_ms.size(), 4u) << log;
+    std::cout << "[ figures  ] pressure held at 59%: recycle gaps "
+              << at_ms[1] - at_ms[0] << ", " << at_ms[2] - at_ms[1] << ", "
+              << at_ms[3] - at_ms[2] << " ms (check_interval 200 ms)\n";
+    EXPECT_GE(at_ms[3] - at_ms[2], 800) << log;
+  }
   write("memory.current", std::to_string(400u << 20) + "\n");  // 29%
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        return cf.Stderr().find(
+                   "recycle.memory_pressure: down to 29%; "
+                   "back-off ended") != std::string::npos;
+      },
+      milliseconds(15000)))
+      << cf.Stderr();
   // Recycles stop: no new one for several checks once the replacement in
   // flight (if any) is done. Polled: the count must stay put for 1 s.
   size_t settled = 0;

@@ -38,6 +38,43 @@ bool OverPressure(uint64_t used_bytes, uint64_t limit_bytes, double fraction) {
          static_cast<double>(limit_bytes) * fraction;
 }
 
+PressureBackoff::PressureBackoff(Duration check_interval, Duration cap)
+    : check_interval_(std::max(check_interval, Duration(1))),
+      cap_(std::max(cap, check_interval_)) {}
+
+PressureBackoff::Decision PressureBackoff::Over(TimePoint now) {
+  Decision d;
+  if (judging_) {
+    // The last pressure recycle has finished (the loop checks only once no
+    // replacement is under way) and the use is still over.
+    judging_ = false;
+    ++streak_;
+    Duration wait = check_interval_;
+    for (int i = 1; i < streak_ && wait < cap_; ++i) wait *= 2;
+    wait = std::min(wait, cap_);
+    not_before_ = now + wait;
+    d.wait = wait;
+    d.first_wait = streak_ == 1;
+    d.after_slot = last_slot_;
+    return d;
+  }
+  d.recycle = now >= not_before_;
+  return d;
+}
+
+void PressureBackoff::Recycled(int slot) {
+  judging_ = true;
+  last_slot_ = slot;
+}
+
+bool PressureBackoff::Relieved() {
+  const bool was = streak_ > 0;
+  judging_ = false;
+  streak_ = 0;
+  not_before_ = TimePoint{};
+  return was;
+}
+
 JobSchedule RecycleSchedule(const RecycleConfig& config) {
   if (!config.schedule) return JobSchedule();
   JobConfig job;

@@ -90,6 +90,65 @@ TEST(PressureTest, StrictlyOverTheShareOfTheLimit) {
   EXPECT_FALSE(OverPressure(limit, limit, 1.0));
 }
 
+// Use that recycling cannot free: the first check over recycles; each check
+// after a pressure recycle that still finds it over waits check_interval,
+// then twice that, up to the cap; a check under resets it.
+TEST(PressureBackoffTest, DoublesFromCheckIntervalToTheCapAndResets) {
+  using std::chrono::seconds;
+  PressureBackoff b(seconds(5), std::chrono::minutes(5));
+  PressureBackoff::TimePoint t{};
+  PressureBackoff::Decision d = b.Over(t);
+  EXPECT_TRUE(d.recycle);
+  EXPECT_FALSE(d.wait.has_value());
+  b.Recycled(3);
+  const std::vector<int64_t> want_s = {5, 10, 20, 40, 80, 160, 300, 300};
+  for (size_t i = 0; i < want_s.size(); ++i) {
+    t += seconds(5);  // the check after the replacement: still over
+    d = b.Over(t);
+    EXPECT_FALSE(d.recycle) << "wait " << i;
+    ASSERT_TRUE(d.wait.has_value()) << "wait " << i;
+    EXPECT_EQ(*d.wait, seconds(want_s[i])) << "wait " << i;
+    EXPECT_EQ(d.first_wait, i == 0) << "wait " << i;
+    EXPECT_EQ(d.after_slot, i == 0 ? 3 : 1) << "wait " << i;
+    EXPECT_TRUE(b.backing_off()) << "wait " << i;
+    EXPECT_FALSE(b.Over(t + *d.wait - milliseconds(1)).recycle)
+        << "early, wait " << i;
+    t += *d.wait;
+    d = b.Over(t);
+    EXPECT_TRUE(d.recycle) << "due, wait " << i;
+    EXPECT_FALSE(d.wait.has_value()) << "due, wait " << i;
+    b.Recycled(1);
+  }
+  // Relief: the back-off ends, and the next pressure recycles at once.
+  EXPECT_TRUE(b.Relieved());
+  EXPECT_FALSE(b.backing_off());
+  EXPECT_FALSE(b.Relieved()) << "already reset";
+  EXPECT_TRUE(b.Over(t).recycle);
+  b.Recycled(0);
+  d = b.Over(t + seconds(5));
+  ASSERT_TRUE(d.wait.has_value());
+  EXPECT_EQ(*d.wait, seconds(5)) << "the streak starts over";
+  EXPECT_TRUE(d.first_wait);
+}
+
+// A pressure recycle that did relieve it: no back-off; a check_interval
+// above the cap is the cap.
+TEST(PressureBackoffTest, ReliefBeforeTheNextCheckAndALongCheckInterval) {
+  PressureBackoff b(milliseconds(200), std::chrono::minutes(5));
+  PressureBackoff::TimePoint t{};
+  ASSERT_TRUE(b.Over(t).recycle);
+  b.Recycled(0);
+  EXPECT_FALSE(b.Relieved()) << "it never backed off";
+  EXPECT_TRUE(b.Over(t + milliseconds(200)).recycle);
+
+  PressureBackoff slow(hours(1), std::chrono::minutes(5));
+  ASSERT_TRUE(slow.Over(t).recycle);
+  slow.Recycled(0);
+  PressureBackoff::Decision d = slow.Over(t + hours(1));
+  ASSERT_TRUE(d.wait.has_value());
+  EXPECT_EQ(*d.wait, hours(1));
+}
+
 // recycle.schedule is the jobs' cron: 04:00 in Berlin is 02:00 UTC in
 // summer and 03:00 UTC in winter.
 TEST(RecycleScheduleTest, FiresAtTheWallClockOfItsZone) {

@@ -199,6 +199,7 @@ class Supervisor {
   void AssignLifetime(Worker& worker);
   void RecycleWorkers();
   bool RecycleForMemory();
+  bool RecycleForPressure(const std::vector<WorkerMemory>& sizes);
   void RecycleExpired();
   void Recycle(Worker& worker, const std::string& reason,
                const std::string& detail);
@@ -264,11 +265,14 @@ class Supervisor {
   std::optional<int> follow_pending_;   // a new count seen once, not yet twice
   std::optional<LimitChangeView> last_limit_change_;  // for /status
   // recycle.*: the next RSS / memory read, the cron schedule, the lifetime
-  // draws, the last recycle started (for /status).
+  // draws, the pressure guard's back-off, the last recycle started (for
+  // /status).
   TimePoint recycle_check_at_{};
   JobSchedule recycle_schedule_;
   std::mt19937_64 lifetime_rng_{std::random_device{}()};
   bool pressure_unlimited_logged_ = false;
+  // Set up from check_interval in SetUpRecycling.
+  PressureBackoff pressure_backoff_{Duration(5'000), Duration(300'000)};
   std::optional<RecycleView> last_recycle_;
 
   Fd epoll_;

@@ -31,6 +31,14 @@ std::string MiB(uint64_t bytes) {
   return fmt::format("{} MiB", (bytes + (1u << 19)) >> 20);
 }
 
+double Percent(const MemoryUsage& usage) {
+  return 100.0 * static_cast<double>(usage.used_bytes) /
+         static_cast<double>(usage.limit_bytes);
+}
+
+// The pressure guard's longest wait between recycles that do not relieve it.
+constexpr Duration kPressureBackoffCap = std::chrono::minutes(5);
+
 // Milliseconds matter for short lifetimes (tests, demos), not for hours.
 std::string LifetimeText(Duration d) {
   const double seconds = static_cast<double>(d.count()) / 1000.0;
@@ -60,6 +68,8 @@ bool Supervisor::Recyclable(const Worker& worker) const {
 void Supervisor::SetUpRecycling() {
   if (!config_.recycle.On()) return;
   recycle_check_at_ = now_ + config_.recycle.check_interval;
+  pressure_backoff_ =
+      PressureBackoff(config_.recycle.check_interval, kPressureBackoffCap);
   recycle_schedule_ = RecycleSchedule(config_.recycle);
   recycle_schedule_.Arm(now_, UnixNow());
 }
@@ -111,9 +121,15 @@ bool Supervisor::RecycleForMemory() {
       return true;
     }
   }
+  return RecycleForPressure(sizes);
+}
+
+bool Supervisor::RecycleForPressure(const std::vector<WorkerMemory>& sizes) {
+  const RecycleConfig& r = config_.recycle;
   if (!r.memory_pressure) return false;
   std::optional<MemoryUsage> usage = ReadMemoryUsage(context_.cgroup_root);
   if (!usage) {
+    pressure_backoff_.Relieved();
     if (!pressure_unlimited_logged_) {
       spdlog::info(
           "recycle.memory_pressure: no memory limit found; the guard is off "
@@ -125,17 +141,29 @@ bool Supervisor::RecycleForMemory() {
   pressure_unlimited_logged_ = false;
   if (!OverPressure(usage->used_bytes, usage->limit_bytes,
                     *r.memory_pressure)) {
+    if (pressure_backoff_.Relieved()) {
+      spdlog::info("recycle.memory_pressure: down to {:.0f}%; back-off ended",
+                   Percent(*usage));
+    }
     return false;
   }
+  const PressureBackoff::Decision d = pressure_backoff_.Over(now_);
+  if (d.first_wait) {
+    spdlog::warn(
+        "recycle.memory_pressure: still at {:.0f}% after recycling worker {}; "
+        "next pressure recycle in {}",
+        Percent(*usage), d.after_slot, LifetimeText(*d.wait));
+  }
+  if (!d.recycle) return false;
   std::optional<WorkerMemory> biggest = Biggest(sizes);
   if (!biggest) return false;
+  pressure_backoff_.Recycled(biggest->slot);
   Recycle(workers_.at(biggest->pid), "memory_pressure",
           fmt::format("memory_pressure: container uses {} of its {} limit "
                       "({:.0f}% > {:g}%), this worker {}",
                       MiB(usage->used_bytes), MiB(usage->limit_bytes),
-                      100.0 * static_cast<double>(usage->used_bytes) /
-                          static_cast<double>(usage->limit_bytes),
-                      *r.memory_pressure * 100, MiB(biggest->rss_bytes)));
+                      Percent(*usage), *r.memory_pressure * 100,
+                      MiB(biggest->rss_bytes)));
   return true;
 }
 
