@@ -31,6 +31,27 @@ Result<int> WorkerCount(std::string_view text) {
   return static_cast<int>(n);
 }
 
+// A signed change of the worker count: "2", "-1", "+3" (an unescaped '+'
+// in a query reads as a space, which counts as '+' here).
+Result<int> WorkerDelta(std::string_view text) {
+  std::string_view digits = text;
+  const bool negative = !digits.empty() && digits[0] == '-';
+  if (!digits.empty() &&
+      (digits[0] == '+' || digits[0] == ' ' || digits[0] == '-')) {
+    digits.remove_prefix(1);
+  }
+  int64_t n = 0;
+  auto [end, ec] =
+      std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (digits.empty() || digits[0] == '-' || ec != std::errc() ||
+      end != digits.data() + digits.size() || n < 1 || n > kMaxScaleWorkers) {
+    return Status::InvalidArgument(
+        "by must be +N or -N with N an integer from 1 to " +
+        std::to_string(kMaxScaleWorkers) + ", got " + Quote(text));
+  }
+  return static_cast<int>(negative ? -n : n);
+}
+
 // The "workers" member of a JSON body; bodies are capped by the server.
 Result<int> WorkersFromBody(const std::string& body) {
   const std::string_view kContext =
@@ -151,6 +172,20 @@ void AddControlRoutes(Router& router, CommandQueue* commands,
   router.Handle(
       "POST", "/scale",
       [commands, timeout](const HttpRequest& req, Responder reply) {
+        // ?by=+N / -N: relative to the count the loop has when it gets
+        // the command, so two of them at once both count.
+        if (auto by = req.query.find("by"); by != req.query.end()) {
+          Result<int> delta = WorkerDelta(by->second);
+          if (!delta.ok() || req.query.count("workers") > 0 ||
+              req.body.find_first_not_of(" \t\r\n") != std::string::npos) {
+            return reply.Send(ErrorResponse(
+                400, delta.ok() ? "give ?by=, ?workers= or a body, not two"
+                                : delta.status().message()));
+          }
+          return ForwardCommand(commands,
+                                MakeCommand(Command::Kind::kScaleBy, *delta),
+                                std::move(reply), timeout);
+        }
         Result<int> count = ParseScaleRequest(req);
         if (!count.ok()) {
           return reply.Send(ErrorResponse(400, count.status().message()));

@@ -30,6 +30,9 @@ std::optional<CommandReply> LoopReplies(const Command& command) {
   switch (command.kind) {
     case Command::Kind::kReload:
       return Reply(202, R"({"reload":"started","workers":2})");
+    case Command::Kind::kScaleBy:  // from 2
+      return Reply(200,
+                   "{\"workers\":" + std::to_string(2 + command.count) + "}");
     case Command::Kind::kScale:
       if (command.count == 7) {
         return Reply(409, R"({"error":"a reload is in progress"})");
@@ -144,6 +147,12 @@ TEST_F(ControlServerTest, ReloadAndScaleGoThroughTheLoop) {
        "{\"workers\":1024,\"previous\":2}\n", Command::Kind::kScale, 1024},
       {"the loop says no", Post("/scale", R"({"workers":7})"), 409,
        "{\"error\":\"a reload is in progress\"}\n", Command::Kind::kScale, 7},
+      {"scale by +N", Post("/scale?by=%2B2"), 200, "{\"workers\":4}\n",
+       Command::Kind::kScaleBy, 2},
+      {"scale by N, its '+' read as a space", Post("/scale?by=+1"), 200,
+       "{\"workers\":3}\n", Command::Kind::kScaleBy, 1},
+      {"scale by -N", Post("/scale?by=-1"), 200, "{\"workers\":1}\n",
+       Command::Kind::kScaleBy, -1},
   };
   FakeLoop loop(queue_.get(), LoopReplies);
   auto server = Serve(Options());
@@ -187,6 +196,12 @@ TEST_F(ControlServerTest, BadScaleRequestsAre400) {
       {"both query and body", Post("/scale?workers=3", R"({"workers":3})"),
        "not both"},
       {"nothing", Post("/scale"), "missing worker count"},
+      {"by zero", Post("/scale?by=0"), "by must be +N or -N"},
+      {"by a word", Post("/scale?by=two"), "got \\\"two\\\""},
+      {"by twice signed", Post("/scale?by=--1"), "by must be +N or -N"},
+      {"by too many", Post("/scale?by=2000"), "from 1 to 1024"},
+      {"by and workers", Post("/scale?by=1&workers=3"), "not two"},
+      {"by and a body", Post("/scale?by=1", R"({"workers":3})"), "not two"},
   };
   FakeLoop loop(queue_.get(), LoopReplies);
   auto server = Serve(Options());

@@ -288,27 +288,20 @@ int Client::WaitForReload(const Json& before) {
 
 int Client::Scale() {
   const std::string& arg = inv_.client.argument;
-  long target = std::stol(arg);
-  if (arg[0] == '+' || arg[0] == '-') {
-    int exit = 0;
-    std::optional<Json> status = AdminStatus(&exit);
-    if (!status) return exit;
-    target += status->value("desired_workers", 0L);
-    if (target < 1) {
-      return Say(ClientExit::kFailed, "cannot scale to " +
-                                          std::to_string(target) +
-                                          " workers (at least 1)");
-    }
-  }
+  const long n = std::stol(arg);
+  // +N / -N: the loop adds to the count it has when the command arrives,
+  // so concurrent relative scales all count and no admin port is needed.
+  const bool relative = arg[0] == '+' || arg[0] == '-';
   Result<HttpReply> reply =
-      Control("POST", "/scale?workers=" + std::to_string(target));
+      Control("POST", relative ? "/scale?by=" + std::to_string(n)
+                               : "/scale?workers=" + std::to_string(n));
   if (!reply.ok()) {
     return TransportError(reply.status(), "control socket " + socket_);
   }
   if (reply->status != 200) return Refused(*reply);
   Result<Json> json = JsonParse(reply->body);
   if (json.ok() && json->is_object()) {
-    std::printf("workers: %ld (was %ld)\n", json->value("workers", target),
+    std::printf("workers: %ld (was %ld)\n", json->value("workers", n),
                 json->value("previous", 0L));
   }
   return 0;

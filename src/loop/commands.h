@@ -66,6 +66,7 @@ struct Command {
     kPing,       // liveness: the loop answers as soon as it turns
     kReload,     // rolling restart of every worker
     kScale,      // set the number of workers to `count`
+    kScaleBy,    // add `count` workers (remove, when negative)
     kRunJob,     // start a run of job `name` with `body` as stdin
     kGetRun,     // describe run `run_id`
     kCancelRun,  // cancel run `run_id`

@@ -88,6 +88,9 @@ void Supervisor::HandleCommands() {
       case Command::Kind::kScale:
         command->reply.set_value(Scale(command->count));
         break;
+      case Command::Kind::kScaleBy:
+        command->reply.set_value(Scale(desired_ + command->count));
+        break;
       case Command::Kind::kRunJob:
       case Command::Kind::kGetRun:
       case Command::Kind::kCancelRun:
