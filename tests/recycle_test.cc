@@ -68,20 +68,29 @@ size_t Count(const std::string& text, const std::string& needle) {
   return n;
 }
 
-// The log time (ms of the day) of each "recycling it" line, in order.
-std::vector<int64_t> RecycleTimes(const std::string& log) {
-  const std::regex line(
-      "\\d{4}-\\d\\d-\\d\\dT(\\d\\d):(\\d\\d):(\\d\\d)\\.(\\d{3})Z "
-      "[^\\n]*recycling it");
+// The log time (ms of the day) of each line that has `needle`, in order.
+std::vector<int64_t> LogTimes(const std::string& log,
+                              const std::string& needle) {
+  // 2026-12-03T22:14:31.126Z corefork[28786] warning: ...
+  const std::regex stamp(
+      "^\\d{4}-\\d\\d-\\d\\dT(\\d\\d):(\\d\\d):(\\d\\d)\\.(\\d{3})Z ");
   std::vector<int64_t> at_ms;
-  for (std::sregex_iterator it(log.begin(), log.end(), line), end; it != end;
-       ++it) {
-    at_ms.push_back(((std::stoll((*it)[1]) * 60 + std::stoll((*it)[2])) * 60 +
-                     std::stoll((*it)[3])) *
-                        1000 +
-                    std::stoll((*it)[4]));
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch m;
+    if (line.find(needle) == std::string::npos ||
+        !std::regex_search(line, m, stamp)) {
+      continue;
+    }
+    at_ms.push_back(
+        ((std::stoll(m[1]) * 60 + std::stoll(m[2])) * 60 + std::stoll(m[3])) *
+            1000 +
+        std::stoll(m[4]));
   }
   return at_ms;
+}
+std::vector<int64_t> RecycleTimes(const std::string& log) {
+  return LogTimes(log, "recycling it");
 }
 
 class RecycleTest : public CoreforkTest {};
@@ -342,6 +351,48 @@ TEST_F(RecycleTest, ScheduleFiresARollingRestartAtItsWallClockTime) {
       << status;
   EXPECT_NE(status.find("\"reason\":\"schedule\""), std::string::npos)
       << status;
+}
+
+// A successor that never gets ready: the old worker keeps serving, and the
+// recycle is tried again one check_interval after the failure, not at once
+// (ready.timeout 500 ms > check_interval 300 ms used to mean at once). The
+// first start runs hello; every later one sleeps.
+TEST_F(RecycleTest, SuccessorNeverReadyOldServesRetryACheckIntervalLater) {
+  const std::string marker = Path("started-once");
+  const std::string script = "if [ -e " + marker + " ]; then exec sleep 60; " +
+                             "fi; : > " + marker + "; exec " HELLO_BIN;
+  int port = 0;
+  Process& cf = StartCoreforkOnFreePort(
+      [&](int p) {
+        return std::vector<std::string>{
+            "--config",
+            WriteConfig("workers: 1\n"
+                        "ready: {timeout: 500ms}\n"
+                        "recycle: {max_lifetime: 1s, jitter: 0%, "
+                        "check_interval: 300ms}\n"
+                        "shutdown: {drain_delay: 0s}\n" +
+                        ListenerYaml(p) + "command: [/bin/sh, -c, \"" + script +
+                        "\"]\n")};
+      },
+      {}, &port);
+  ASSERT_TRUE(WaitServing(cf, port)) << cf.Stderr();
+  const std::map<int, pid_t> first = CollectWorkers(port, 1);
+  ASSERT_EQ(first.size(), 1u) << cf.Stderr();
+  const std::string kFailed = "replacing a worker failed";
+  ASSERT_TRUE(PollUntil([&] { return Count(cf.Stderr(), kFailed) >= 2; },
+                        milliseconds(15000)))
+      << cf.Stderr();
+  const std::string log = cf.Stderr();
+  const std::vector<int64_t> failed = LogTimes(log, kFailed);
+  const std::vector<int64_t> recycled = RecycleTimes(log);
+  ASSERT_GE(failed.size(), 2u) << log;
+  ASSERT_GE(recycled.size(), 2u) << log;
+  std::cout << "[ figures  ] successor never ready: recycle at " << recycled[0]
+            << ", failed at " << failed[0] << ", retried at " << recycled[1]
+            << " (ms of the day)\n";
+  EXPECT_GE(recycled[1] - failed[0], 290) << log;
+  const std::map<int, pid_t> now = CollectWorkers(port, 1);
+  EXPECT_EQ(now, first) << "the old worker keeps serving\n" << log;
 }
 
 // cgroup v2 through a fixture tree (--root): memory.current - inactive_file

@@ -198,6 +198,7 @@ class Supervisor {
   void SetUpRecycling();
   void AssignLifetime(Worker& worker);
   void RecycleWorkers();
+  void EndRecycle();
   bool RecycleForMemory();
   bool RecycleForPressure(const std::vector<WorkerMemory>& sizes);
   void RecycleExpired();
@@ -271,6 +272,9 @@ class Supervisor {
   JobSchedule recycle_schedule_;
   std::mt19937_64 lifetime_rng_{std::random_device{}()};
   bool pressure_unlimited_logged_ = false;
+  // The worker a max_rss / max_lifetime / memory_pressure recycle is
+  // replacing, until that replacement has ended; -1 when none.
+  pid_t recycling_pid_ = -1;
   // Set up from check_interval in SetUpRecycling.
   PressureBackoff pressure_backoff_{Duration(5'000), Duration(300'000)};
   std::optional<RecycleView> last_recycle_;

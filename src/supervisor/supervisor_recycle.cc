@@ -83,6 +83,7 @@ void Supervisor::AssignLifetime(Worker& worker) {
 }
 
 void Supervisor::RecycleWorkers() {
+  EndRecycle();
   if (!RecyclingOn() || ReplacementUnderWay()) return;  // one at a time
   if (recycle_schedule_.Due(now_)) {
     recycle_schedule_.Arm(now_, UnixNow());
@@ -184,10 +185,25 @@ void Supervisor::Recycle(Worker& worker, const std::string& reason,
                          const std::string& detail) {
   NoteRecycle(worker.slot, worker.pid, reason, detail);
   // Should the replacement fail, the worker is tried again later, not on
-  // every turn.
+  // every turn (EndRecycle counts from the failure).
   worker.recycle_at =
       std::max(worker.recycle_at, now_ + config_.recycle.check_interval);
+  recycling_pid_ = worker.pid;
   Replace(worker, reason);
+}
+
+// A recycle's replacement has ended with its worker still in place (the
+// successor was not ready within ready.timeout, exited, or did not start):
+// that worker and the memory checks wait one check_interval from now, not
+// from when the recycle started, since ready.timeout is usually the longer.
+void Supervisor::EndRecycle() {
+  if (recycling_pid_ < 0 || ReplacementUnderWay()) return;
+  auto it = workers_.find(recycling_pid_);
+  recycling_pid_ = -1;
+  if (it == workers_.end() || it->second.retiring) return;  // replaced
+  const TimePoint retry = now_ + config_.recycle.check_interval;
+  it->second.recycle_at = std::max(it->second.recycle_at, retry);
+  recycle_check_at_ = std::max(recycle_check_at_, retry);
 }
 
 void Supervisor::NoteRecycle(int slot, pid_t pid, const std::string& reason,
