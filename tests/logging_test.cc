@@ -109,6 +109,52 @@ TEST(LogWriterTest, AClosedReaderMakesLinesDropNotBlockOrKill) {
   EXPECT_TRUE(writer.Flush(milliseconds(1000)));
 }
 
+// corefork's log and the workers' lines (logs.workers tagged/json) are two
+// writers on one stderr. Each write(2) is whole lines of at most PIPE_BUF
+// bytes, which a pipe writes atomically, so neither lands inside a line of
+// the other, however slowly the pipe is read. (With 64 KiB writes a full
+// pipe takes each in pieces and the two interleave mid-line.)
+TEST(LogWriterTest, TwoWritersOnOnePipeNeverSplitALine) {
+  Pipe pipe;
+  std::string read;
+  {
+    const LogWriter::Limits limits{.max_bytes = 4 << 20, .max_lines = 100000};
+    LogWriter a(pipe.write_end, limits);
+    LogWriter b(pipe.write_end, limits);
+    for (int i = 0; i < 20000; ++i) {
+      ASSERT_TRUE(a.Enqueue(std::string(90, 'a') + "\n"));
+      ASSERT_TRUE(b.Enqueue(std::string(120, 'b') + "\n"));
+    }
+    // A slow reader: 1000 bytes at a time, so the pipe stays full and each
+    // writer often finds only part of the room it needs.
+    ASSERT_TRUE(PollUntil(
+        [&] {
+          char buf[1000];
+          const ssize_t n = ::read(pipe.read_end, buf, sizeof buf);
+          if (n > 0) read.append(buf, static_cast<size_t>(n));
+          return a.Flush(milliseconds(0)) && b.Flush(milliseconds(0)) &&
+                 Queued(pipe.read_end) == 0;
+        },
+        milliseconds(30000), milliseconds(0)));
+  }
+  size_t as = 0, bs = 0, broken = 0;
+  size_t start = 0;
+  for (size_t nl; (nl = read.find('\n', start)) != std::string::npos;
+       start = nl + 1) {
+    const std::string_view line(read.data() + start, nl - start);
+    if (line == std::string(90, 'a')) {
+      ++as;
+    } else if (line == std::string(120, 'b')) {
+      ++bs;
+    } else {
+      ++broken;
+    }
+  }
+  EXPECT_EQ(broken, 0u);
+  EXPECT_EQ(as, 20000u);
+  EXPECT_EQ(bs, 20000u);
+}
+
 class LoggingTest : public JobsTest {};
 
 TEST_F(LoggingTest, AStderrNobodyReadsNeverStallsCorefork) {

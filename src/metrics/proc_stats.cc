@@ -157,7 +157,12 @@ std::vector<pid_t> ChildrenOf(const std::string& dir, bool* truncated) {
     }
     Result<std::string> text = ReadFileBounded(
         dir + "/task/" + std::string(tid) + "/children", kMaxChildrenBytes);
-    if (!text.ok()) continue;
+    if (!text.ok()) {
+      // Gone (the thread exited) is no loss; a list past the bound (some
+      // 9,000 children: a fork bomb) is, and must not pass for an empty one.
+      if (!text.status().IsNotFound()) *truncated = true;
+      continue;
+    }
     for (std::string_view word : SplitWhitespace(*text)) {
       if (auto child = ParseNumber<pid_t>(word)) children.push_back(*child);
     }

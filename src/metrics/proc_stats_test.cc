@@ -214,6 +214,16 @@ TEST(TreeRssTest, SumsDescendantsWithinBounds) {
 
   EXPECT_FALSE(ReadTreeRss(99, root.string()).has_value()) << "gone";
   EXPECT_EQ(ReadTreeRss(13, root.string())->bytes, 4 * page);
+
+  // A children list past the read bound (a fork bomb's ~9,000 pids) is a
+  // truncated walk, not an empty one.
+  std::string many;
+  for (int i = 0; i < 12000; ++i) many += std::to_string(100000 + i) + " ";
+  FakeProcess(root, 20, 7, many);
+  std::optional<TreeRss> bomb = ReadTreeRss(20, root.string());
+  ASSERT_TRUE(bomb.has_value());
+  EXPECT_EQ(bomb->bytes, 7 * page);
+  EXPECT_TRUE(bomb->truncated);
   fs::remove_all(root);
 }
 

@@ -100,6 +100,7 @@ class Supervisor {
     TimePoint next_probe{};
     int probe_failures = 0;
     std::string replaces_because = "reload";  // a successor's restart reason
+    bool tree_truncated_logged = false;       // recycle: said once per worker
     // recycle.max_lifetime: its drawn lifetime (0: none) and when it is due
     // for recycling (pushed back by check_interval after an attempt).
     Duration lifetime{0};

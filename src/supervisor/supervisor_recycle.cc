@@ -108,10 +108,17 @@ bool Supervisor::RecycleForMemory() {
   const RecycleConfig& r = config_.recycle;
   if (!r.max_rss && !r.memory_pressure) return false;
   std::vector<WorkerMemory> sizes;
-  for (const auto& [pid, worker] : workers_) {
+  for (auto& [pid, worker] : workers_) {
     if (!Recyclable(worker)) continue;
     if (std::optional<TreeRss> tree = ReadTreeRss(pid)) {
       sizes.push_back(WorkerMemory{worker.slot, pid, tree->bytes});
+      if (tree->truncated && !worker.tree_truncated_logged) {
+        worker.tree_truncated_logged = true;
+        spdlog::warn(
+            "worker {} (pid {}): its process tree is larger than corefork "
+            "walks ({} processes counted); its RSS ({}) is a lower bound",
+            worker.slot, pid, tree->processes, MiB(tree->bytes));
+      }
     }
   }
   if (r.max_rss) {

@@ -144,12 +144,16 @@ void LogWriter::Loop() {
   for (;;) {
     work_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping, and everything is written
-    // One write(2) per batch of up to 64 KiB: fewer syscalls under load,
-    // and lines from one batch are not interleaved with workers' output.
+    // One write(2) per batch of whole lines up to max_write bytes: fewer
+    // syscalls under load, and, at PIPE_BUF, a write that a pipe makes
+    // atomically, so another writer on the same pipe (the workers' lines in
+    // logs.workers tagged/json, a worker in raw mode) never lands inside a
+    // line shorter than that.
     std::string batch;
     size_t lines = 0;
     while (!queue_.empty() &&
-           (batch.empty() || batch.size() + queue_.front().size() <= 65536)) {
+           (batch.empty() ||
+            batch.size() + queue_.front().size() <= limits_.max_write)) {
       batch += queue_.front();
       queue_.pop_front();
       ++lines;

@@ -6,6 +6,8 @@
 // thread. LogLinesDropped() and FlushLogs() may be called from any thread.
 #pragma once
 
+#include <limits.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -45,6 +47,8 @@ class LogWriter {
   struct Limits {
     size_t max_bytes = 1 << 20;  // queued + being written
     size_t max_lines = 16384;
+    // Bytes of whole lines per write(2) (one longer line goes alone).
+    size_t max_write = PIPE_BUF;
   };
 
   // Starts the thread, with every signal blocked in it (a SIGPIPE from a
