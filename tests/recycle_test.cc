@@ -54,9 +54,13 @@ double Restarts(const PromScrape& s, const std::string& reason) {
       .value_or(-1);
 }
 
-std::string ListenerYaml(int port) {
-  return "listeners: [{name: http, host: 127.0.0.1, port: " +
-         std::to_string(port) + "}]\n";
+// A config: `settings` (workers, recycle...), no drain delay, one listener
+// on 127.0.0.1:`port`, and `command` (a YAML flow list).
+std::string ConfigYaml(const std::string& settings, int port,
+                       const std::string& command) {
+  return settings + "shutdown: {drain_delay: 0s}\n" +
+         "listeners: [{name: http, host: 127.0.0.1, port: " +
+         std::to_string(port) + "}]\ncommand: " + command + "\n";
 }
 
 size_t Count(const std::string& text, const std::string& needle) {
@@ -93,24 +97,33 @@ std::vector<int64_t> RecycleTimes(const std::string& log) {
   return LogTimes(log, "recycling it");
 }
 
-class RecycleTest : public CoreforkTest {};
+class RecycleTest : public CoreforkTest {
+ protected:
+  // corefork with ConfigYaml(settings, port, command) on a free port (set in
+  // *port); `args` go before --config, `env` into its environment.
+  Process& Start(const std::string& settings, const std::string& command,
+                 int* port, const std::vector<std::string>& args = {},
+                 const std::map<std::string, std::string>& env = {}) {
+    return StartCoreforkOnFreePort(
+        [&](int p) {
+          std::vector<std::string> argv = args;
+          argv.push_back("--config");
+          argv.push_back(WriteConfig(ConfigYaml(settings, p, command)));
+          return argv;
+        },
+        env, port);
+  }
+};
 
 // Worker 0 leaks 20 MiB per GET /leak; at 120 MiB of tree RSS it is replaced
 // (successor ready first), while a closed loop of requests to / sees no
 // failure. Worker 1 is left alone.
 TEST_F(RecycleTest, MaxRssReplacesTheLeakerWithoutAFailedRequest) {
   int port = 0;
-  Process& cf = StartCoreforkOnFreePort(
-      [&](int p) {
-        return std::vector<std::string>{
-            "--config",
-            WriteConfig("workers: 2\n"
-                        "recycle: {max_rss: 120Mi, check_interval: 200ms}\n"
-                        "shutdown: {drain_delay: 0s}\n" +
-                        ListenerYaml(p) + "command: [/usr/bin/python3, " +
-                        kLeakApp + "]\n")};
-      },
-      {}, &port);
+  Process& cf = Start(
+      "workers: 2\n"
+      "recycle: {max_rss: 120Mi, check_interval: 200ms}\n",
+      std::string("[/usr/bin/python3, ") + kLeakApp + "]", &port);
   ASSERT_TRUE(WaitServing(cf, port)) << cf.Stderr();
   std::map<int, pid_t> before = CollectWorkers(port, 2);
   ASSERT_EQ(before.size(), 2u) << cf.Stderr();
@@ -193,16 +206,10 @@ TEST_F(RecycleTest, MaxRssReplacesTheLeakerWithoutAFailedRequest) {
 // closed loop of requests sees no failure.
 TEST_F(RecycleTest, LifetimesWithJitterSpreadOverTwentyWorkers) {
   int port = 0;
-  Process& cf = StartCoreforkOnFreePort(
-      [&](int p) {
-        return std::vector<std::string>{
-            "--config",
-            WriteConfig("workers: 20\n"
-                        "recycle: {max_lifetime: 1s, jitter: 50%}\n"
-                        "shutdown: {drain_delay: 0s}\n" +
-                        ListenerYaml(p) + "command: [" HELLO_BIN "]\n")};
-      },
-      {}, &port);
+  Process& cf = Start(
+      "workers: 20\n"
+      "recycle: {max_lifetime: 1s, jitter: 50%}\n",
+      "[" HELLO_BIN "]", &port);
   ASSERT_TRUE(WaitServing(cf, port)) << cf.Stderr();
   LoadOptions options;
   options.port = port;
@@ -275,21 +282,14 @@ TEST_F(RecycleTest, ScheduleFiresARollingRestartAtItsWallClockTime) {
       "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
   if (!FileExists(faketime)) GTEST_SKIP() << "no " << faketime;
   int port = 0;
-  Process& cf = StartCoreforkOnFreePort(
-      [&](int p) {
-        return std::vector<std::string>{
-            "--config",
-            WriteConfig("workers: 2\n"
-                        "recycle: {schedule: \"0 4 * * *\", "
-                        "timezone: Europe/Berlin}\n"
-                        "shutdown: {drain_delay: 0s}\n" +
-                        ListenerYaml(p) + "command: [" HELLO_BIN "]\n")};
-      },
+  Process& cf = Start(
+      "workers: 2\n"
+      "recycle: {schedule: \"0 4 * * *\", timezone: Europe/Berlin}\n",
+      "[" HELLO_BIN "]", &port, {},
       {{"LD_PRELOAD", faketime},
        {"FAKETIME", "@2026-12-03 02:59:57"},
        {"TZ", "UTC"},
-       {"DONT_FAKE_MONOTONIC", "1"}},
-      &port);
+       {"DONT_FAKE_MONOTONIC", "1"}});
   const auto started = Clock::now();
   ASSERT_TRUE(WaitServing(cf, port)) << cf.Stderr();
   std::map<int, pid_t> before = CollectWorkers(port, 2);
@@ -362,19 +362,11 @@ TEST_F(RecycleTest, SuccessorNeverReadyOldServesRetryACheckIntervalLater) {
   const std::string script = "if [ -e " + marker + " ]; then exec sleep 60; " +
                              "fi; : > " + marker + "; exec " HELLO_BIN;
   int port = 0;
-  Process& cf = StartCoreforkOnFreePort(
-      [&](int p) {
-        return std::vector<std::string>{
-            "--config",
-            WriteConfig("workers: 1\n"
-                        "ready: {timeout: 500ms}\n"
-                        "recycle: {max_lifetime: 1s, jitter: 0%, "
-                        "check_interval: 300ms}\n"
-                        "shutdown: {drain_delay: 0s}\n" +
-                        ListenerYaml(p) + "command: [/bin/sh, -c, \"" + script +
-                        "\"]\n")};
-      },
-      {}, &port);
+  Process& cf = Start(
+      "workers: 1\n"
+      "ready: {timeout: 500ms}\n"
+      "recycle: {max_lifetime: 1s, jitter: 0%, check_interval: 300ms}\n",
+      "[/bin/sh, -c, \"" + script + "\"]", &port);
   ASSERT_TRUE(WaitServing(cf, port)) << cf.Stderr();
   const std::map<int, pid_t> first = CollectWorkers(port, 1);
   ASSERT_EQ(first.size(), 1u) << cf.Stderr();
@@ -417,17 +409,10 @@ TEST_F(RecycleTest, V2FixturePressureOneAtATimeAndTheLastLimitChange) {
   write("memory.stat",
         "anon 1\ninactive_file " + std::to_string(100u << 20) + "\n");
   int port = 0;
-  Process& cf = StartCoreforkOnFreePort(
-      [&](int p) {
-        return std::vector<std::string>{
-            "--root", root, "--config",
-            WriteConfig("sizing: {follow_interval: 200ms}\n"
-                        "recycle: {memory_pressure: 50%, "
-                        "check_interval: 200ms}\n"
-                        "shutdown: {drain_delay: 0s}\n" +
-                        ListenerYaml(p) + "command: [" HELLO_BIN "]\n")};
-      },
-      {}, &port);
+  Process& cf = Start(
+      "sizing: {follow_interval: 200ms}\n"
+      "recycle: {memory_pressure: 50%, check_interval: 200ms}\n",
+      "[" HELLO_BIN "]", &port, {"--root", root});
   ASSERT_TRUE(WaitServing(cf, port)) << cf.Stderr();
   ASSERT_EQ(CollectWorkers(port, 2).size(), 2u) << cf.Stderr();
   // 200 MiB used of 1 GiB: nothing happens. Then 700 - 100 = 600 MiB (59%).
@@ -559,12 +544,11 @@ TEST_F(RealMemoryCgroupTest, PressureGuardRecyclesTheBiggerWorkerBeforeOom) {
       [&](int p) {
         return InCgroupArgv(
             {"--config",
-             WriteConfig("workers: 2\n"
-                         "recycle: {memory_pressure: 60%, "
-                         "check_interval: 200ms}\n"
-                         "shutdown: {drain_delay: 0s}\n" +
-                         ListenerYaml(p) + "command: [/usr/bin/python3, " +
-                         kLeakApp + "]\n")});
+             WriteConfig(ConfigYaml(
+                 "workers: 2\n"
+                 "recycle: {memory_pressure: 60%, "
+                 "check_interval: 200ms}\n",
+                 p, std::string("[/usr/bin/python3, ") + kLeakApp + "]"))});
       },
       {}, &port);
   ASSERT_TRUE(WaitServing(cf, port)) << cf.Stderr();
