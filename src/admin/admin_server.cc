@@ -198,8 +198,12 @@ void AdminServer::Impl::MetricsText(Responder& reply) {
   if (metrics == nullptr) {
     return reply.Send(Uncached(ErrorResponse(503, "metrics are not enabled")));
   }
+  // Held for the loop: the range of a range-for over Current()->workers
+  // would outlive the temporary shared_ptr, and the loop may publish (and
+  // free) the view meanwhile.
+  const std::shared_ptr<const StateView> view = state->Current();
   std::vector<WorkerPid> pids;
-  for (const WorkerView& w : state->Current()->workers) {
+  for (const WorkerView& w : view->workers) {
     if (w.pid > 0) pids.push_back({w.id, w.pid});
   }
   HttpResponse res{200, metrics->Scrape(pids), {}, kPrometheusText};
@@ -211,8 +215,7 @@ void AdminServer::Impl::MetricsText(Responder& reply) {
     reply.SetTimeout(app_scraper->timeout() + std::chrono::seconds(2),
                      std::move(fallback));
     std::string own = std::move(res.body);
-    return app_scraper->Scrape(std::move(own), *state->Current(),
-                               std::move(reply));
+    return app_scraper->Scrape(std::move(own), *view, std::move(reply));
   }
   reply.Send(std::move(res));
 }
