@@ -110,6 +110,22 @@ struct ControlConfig {
 // (Kubernetes CronJob: skip = Forbid, allow = Allow; queue waits for it).
 enum class Overlap { kSkip, kQueue, kAllow };
 
+// jobs.NAME.pool (docs/jobs.md, "Pools"): instead of a process per run,
+// up to `size` long-lived processes of the job's command, each taking runs
+// one after another over a line protocol on its stdin and stdout.
+struct JobPoolConfig {
+  int size = 0;            // processes at most (= concurrency); 0: CPU count
+  std::optional<int> min;  // kept running while idle; default: size if warm
+  int max_runs = 1000;     // runs per process, then it is replaced; 0: no limit
+  Duration idle_timeout{300'000};  // an idle process above min stops; 0: never
+  bool warm = false;       // start min processes at start, not on first use
+  bool readiness = false;  // /readyz waits for a running process (implies warm)
+  // Bytes of the process and its descendants, read after each run: above
+  // it, the process is replaced.
+  std::optional<uint64_t> max_rss;
+  uint64_t max_answer = 1024 * 1024;  // bytes of one answer line
+};
+
 // One job: work offloaded to a child process (docs/jobs.md).
 struct JobConfig {
   std::string name;                  // the key under `jobs:`
@@ -136,6 +152,7 @@ struct JobConfig {
   Duration every{0};                     // 0 = none
   Overlap overlap = Overlap::kSkip;
   bool on_demand = false;
+  std::optional<JobPoolConfig> pool;  // absent: a process per run
 };
 
 struct JobHistoryConfig {
