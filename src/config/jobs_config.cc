@@ -55,7 +55,7 @@ Status ApplyName(std::string_view v, std::string* out) {
   return Status::Ok();
 }
 
-// Scalar fields; command and env are lists/maps, handled separately.
+// Scalar fields; command, env and pool are lists/maps, handled separately.
 constexpr std::array<YamlField<JobConfig>, 19> kJobFields = {{
     {"shell",
      [](std::string_view v, JobConfig* j) { return ApplyBool(v, &j->shell); }},
@@ -117,8 +117,84 @@ constexpr std::array<YamlField<JobConfig>, 19> kJobFields = {{
     {"description", [](std::string_view, JobConfig*) { return Status::Ok(); }},
 }};
 
+// jobs.NAME.pool (docs/jobs.md, "Pools").
+Status ApplyPoolSize(std::string_view v, JobPoolConfig* p) {
+  if (v == "auto") {
+    p->size = 0;  // the CPU count, resolved when the pool starts
+    return Status::Ok();
+  }
+  Result<int> size = ParseInt(v, 1, 1024);
+  if (!size.ok()) {
+    return Status::InvalidArgument(
+        fmt::format("expected an integer 1..1024 or auto, got {}", Quote(v)));
+  }
+  p->size = *size;
+  return Status::Ok();
+}
+
+Status ApplyPoolMaxRss(std::string_view v, JobPoolConfig* p) {
+  Result<uint64_t> bytes = ParseSize(v);
+  if (bytes.ok() && *bytes < (uint64_t{1} << 20)) {
+    return Status::InvalidArgument(fmt::format(
+        "expected a size of at least 1Mi like 512Mi (or null), got {}",
+        Quote(v)));
+  }
+  return StoreParsed(std::move(bytes), &p->max_rss);
+}
+
+Status ApplyPoolMaxAnswer(std::string_view v, JobPoolConfig* p) {
+  Result<uint64_t> bytes = ParseSize(v);
+  if (bytes.ok() && (*bytes < 1024 || *bytes > (uint64_t{64} << 20))) {
+    return Status::InvalidArgument(
+        fmt::format("expected a size 1Ki..64Mi, got {}", Quote(v)));
+  }
+  return StoreParsed(std::move(bytes), &p->max_answer);
+}
+
+constexpr std::array<YamlField<JobPoolConfig>, 8> kPoolFields = {{
+    {"size", ApplyPoolSize},
+    {"min",
+     [](std::string_view v, JobPoolConfig* p) {
+       return StoreParsed(ParseInt(v, 0, 1024), &p->min);
+     },
+     [](JobPoolConfig* p) { p->min.reset(); }},
+    {"max_runs",
+     [](std::string_view v, JobPoolConfig* p) {
+       return StoreParsed(ParseInt(v, 0, 1'000'000'000), &p->max_runs);
+     }},
+    {"idle_timeout",
+     [](std::string_view v, JobPoolConfig* p) {
+       return StoreParsed(ParseDuration(v), &p->idle_timeout);
+     }},
+    {"warm", [](std::string_view v,
+                JobPoolConfig* p) { return ApplyBool(v, &p->warm); }},
+    {"readiness", [](std::string_view v,
+                     JobPoolConfig* p) { return ApplyBool(v, &p->readiness); }},
+    {"max_rss", ApplyPoolMaxRss, [](JobPoolConfig* p) { p->max_rss.reset(); }},
+    {"max_answer", ApplyPoolMaxAnswer},
+}};
+
+// `pool: {}` and `pool:` (null) both mean a pool with every default.
+void ApplyJobPool(YamlReader& r, const YamlEntry& e, JobConfig* job) {
+  if (!e.value.IsNull() && !e.value.IsMap()) {
+    return r.Expected(e, "a map (the pool's settings), or {} for defaults");
+  }
+  JobPoolConfig pool;
+  r.ApplyFields<JobPoolConfig>(e, kPoolFields, &pool);
+  if (pool.readiness) pool.warm = true;  // readiness needs a process running
+  const Origin at = r.At(e.key_node, e.path);
+  if (pool.readiness && pool.min && *pool.min == 0) {
+    r.Error(at, "pool.readiness needs min >= 1");
+  }
+  if (pool.size > 0 && pool.min && *pool.min > pool.size) {
+    r.Error(at, fmt::format("pool.min ({}) is larger than pool.size ({})",
+                            *pool.min, pool.size));
+  }
+  job->pool = std::move(pool);
+}
+
 std::vector<std::string_view> JobKeys() {
-  std::vector<std::string_view> keys = {"command", "env"};
+  std::vector<std::string_view> keys = {"command", "env", "pool"};
   for (const auto& field : kJobFields) keys.push_back(field.key);
   return keys;
 }
@@ -182,6 +258,11 @@ void CheckJob(YamlReader& r, const YamlEntry& e, JobConfig* job,
   if (job->schedule && job->every.count() > 0) {
     r.Error(at, "set either schedule or every, not both");
   }
+  if (job->pool && job->concurrency != 0) {
+    r.Error(at,
+            "set pool.size, not concurrency: a pool's size is its "
+            "concurrency");
+  }
 }
 
 void ApplyJob(YamlReader& r, const YamlEntry& e, JobConfig* job) {
@@ -194,6 +275,8 @@ void ApplyJob(YamlReader& r, const YamlEntry& e, JobConfig* job) {
       ApplyJobCommand(r, field, job);
     } else if (field.key == "env") {
       ApplyJobEnv(r, field, job);
+    } else if (field.key == "pool") {
+      ApplyJobPool(r, field, job);
     } else {
       for (const auto& f : kJobFields) {
         if (f.key == field.key) r.ApplyScalar(field, f, job);

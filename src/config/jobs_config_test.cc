@@ -147,5 +147,146 @@ TEST(ConfigJobsTest, TimezonesParseOnce) {
   }
 }
 
+TEST(ConfigJobsTest, PoolEveryKey) {
+  Config config;
+  std::vector<std::string> errors = JobErrors(R"(jobs:
+  fib:
+    command: [node, pool_worker.js]
+    on_demand: true
+    pool:
+      size: 4
+      min: 2
+      max_runs: 0
+      idle_timeout: 30s
+      warm: true
+      readiness: true
+      max_rss: 512Mi
+      max_answer: 64Ki
+)",
+                                              &config);
+  ASSERT_TRUE(errors.empty()) << errors[0];
+  const JobConfig& fib = config.jobs.at("fib");
+  ASSERT_TRUE(fib.pool.has_value());
+  EXPECT_EQ(fib.pool->size, 4);
+  EXPECT_EQ(fib.pool->min, 2);
+  EXPECT_EQ(fib.pool->max_runs, 0);
+  EXPECT_EQ(fib.pool->idle_timeout.count(), 30'000);
+  EXPECT_TRUE(fib.pool->warm);
+  EXPECT_TRUE(fib.pool->readiness);
+  EXPECT_EQ(fib.pool->max_rss, uint64_t{512} << 20);
+  EXPECT_EQ(fib.pool->max_answer, 64u * 1024);
+  EXPECT_EQ(fib.concurrency, 0);
+}
+
+TEST(ConfigJobsTest, PoolDefaults) {
+  struct Case {
+    const char* name;
+    const char* pool;  // the text after "pool:"
+    int size;
+    bool warm;
+  } cases[] = {
+      {"empty map", " {}", 0, false},
+      {"null", "", 0, false},
+      {"explicit null", " null", 0, false},
+      {"auto size", "\n      size: auto", 0, false},
+      {"numeric size", "\n      size: 1024", 1024, false},
+      {"readiness implies warm", "\n      readiness: true", 0, true},
+      {"warm without min", "\n      warm: yes", 0, true},
+  };
+  for (const Case& c : cases) {
+    Config config;
+    std::vector<std::string> errors = JobErrors(
+        std::string("jobs:\n  a:\n    command: [x]\n    on_demand: true\n"
+                    "    pool:") +
+            c.pool + "\n",
+        &config);
+    ASSERT_TRUE(errors.empty()) << c.name << ": " << errors[0];
+    const JobConfig& a = config.jobs.at("a");
+    ASSERT_TRUE(a.pool.has_value()) << c.name;
+    EXPECT_EQ(a.pool->size, c.size) << c.name;
+    EXPECT_EQ(a.pool->warm, c.warm) << c.name;
+    EXPECT_FALSE(a.pool->min.has_value()) << c.name;
+    EXPECT_EQ(a.pool->max_runs, 1000) << c.name;
+    EXPECT_EQ(a.pool->idle_timeout.count(), 300'000) << c.name;
+    EXPECT_FALSE(a.pool->max_rss.has_value()) << c.name;
+    EXPECT_EQ(a.pool->max_answer, 1024u * 1024) << c.name;
+  }
+  Config config;
+  std::vector<std::string> errors = JobErrors(
+      "jobs:\n  a:\n    command: [x]\n    on_demand: true\n", &config);
+  ASSERT_TRUE(errors.empty()) << errors[0];
+  EXPECT_FALSE(config.jobs.at("a").pool.has_value()) << "no pool key";
+}
+
+TEST(ConfigJobsTest, PoolErrors) {
+  struct Case {
+    const char* name;
+    const char* pool;  // lines under "pool:", indented by 6
+    const char* error;
+  } cases[] = {
+      {"size 0", "      size: 0\n",
+       "jobs.yaml:6:13: jobs.a.pool.size: expected an integer 1..1024 or "
+       "auto, got \"0\""},
+      {"size too big", "      size: 1025\n",
+       "jobs.yaml:6:13: jobs.a.pool.size: expected an integer 1..1024 or "
+       "auto, got \"1025\""},
+      {"min negative", "      min: -1\n",
+       "jobs.yaml:6:12: jobs.a.pool.min: expected an integer 0..1024, got "
+       "\"-1\""},
+      {"min above size", "      size: 2\n      min: 3\n",
+       "jobs.yaml:5:5: jobs.a.pool: pool.min (3) is larger than pool.size "
+       "(2)"},
+      {"readiness with min 0", "      readiness: true\n      min: 0\n",
+       "jobs.yaml:5:5: jobs.a.pool: pool.readiness needs min >= 1"},
+      {"max_runs too big", "      max_runs: 1000000001\n",
+       "jobs.yaml:6:17: jobs.a.pool.max_runs: expected an integer "
+       "0..1000000000, got \"1000000001\""},
+      {"idle_timeout", "      idle_timeout: soon\n",
+       "jobs.yaml:6:21: jobs.a.pool.idle_timeout: expected a duration like "
+       "250ms, 1.5s, 2m or 1h, got \"soon\""},
+      {"warm", "      warm: maybe\n",
+       "jobs.yaml:6:13: jobs.a.pool.warm: expected true or false, got "
+       "\"maybe\""},
+      {"max_rss too small", "      max_rss: 512Ki\n",
+       "jobs.yaml:6:16: jobs.a.pool.max_rss: expected a size of at least 1Mi "
+       "like 512Mi (or null), got \"512Ki\""},
+      {"max_answer too small", "      max_answer: 1000\n",
+       "jobs.yaml:6:19: jobs.a.pool.max_answer: expected a size 1Ki..64Mi, "
+       "got \"1000\""},
+      {"max_answer too big", "      max_answer: 65Mi\n",
+       "jobs.yaml:6:19: jobs.a.pool.max_answer: expected a size 1Ki..64Mi, "
+       "got \"65Mi\""},
+      {"unknown key", "      max_run: 5\n",
+       "jobs.yaml:6:7: unknown key \"jobs.a.pool.max_run\" (did you mean "
+       "\"jobs.a.pool.max_runs\"?)"},
+      {"not a map", "      - 2\n",
+       "jobs.yaml:6:7: jobs.a.pool: expected a map (the pool's settings), or "
+       "{} for defaults, got a list"},
+  };
+  for (const Case& c : cases) {
+    Config config;
+    std::vector<std::string> errors = JobErrors(
+        std::string("jobs:\n  a:\n    command: [x]\n    on_demand: true\n"
+                    "    pool:\n") +
+            c.pool,
+        &config);
+    ASSERT_FALSE(errors.empty()) << c.name;
+    EXPECT_EQ(errors[0], c.error) << c.name;
+    EXPECT_EQ(errors.size(), 1u) << c.name << ": " << errors.back();
+  }
+}
+
+TEST(ConfigJobsTest, PoolAndConcurrencyConflict) {
+  Config config;
+  std::vector<std::string> errors = JobErrors(
+      "jobs:\n  a:\n    command: [x]\n    on_demand: true\n"
+      "    pool: {size: 2}\n    concurrency: 2\n",
+      &config);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0],
+            "jobs.yaml:2:3: jobs.a: set pool.size, not concurrency: a pool's "
+            "size is its concurrency");
+}
+
 }  // namespace
 }  // namespace corefork
