@@ -18,6 +18,7 @@ double Millis(double seconds) { return std::round(seconds * 1000) / 1000; }
 std::string NotReadyReason(const StateView& view) {
   if (view.draining) return "draining";
   if (view.stopping) return "stopping";
+  if (!view.jobs_not_ready.empty()) return view.jobs_not_ready;
   if (view.ready_workers >= view.min_ready_workers) return "";
   return std::to_string(view.ready_workers) + " of " +
          std::to_string(view.desired_workers) + " workers ready, need " +

@@ -1,5 +1,7 @@
 #include "admin/job_routes.h"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <memory>
 
@@ -19,6 +21,20 @@ uint64_t RunId(const HttpRequest& request) {
   return ec == std::errc() && end == s.data() + s.size() ? id : 0;
 }
 
+// application/json, or any +json type (application/problem+json), with or
+// without parameters, in any case.
+bool IsJson(const std::string* content_type) {
+  if (content_type == nullptr) return false;
+  std::string type = content_type->substr(0, content_type->find(';'));
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) {
+    type.pop_back();
+  }
+  std::transform(type.begin(), type.end(), type.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return type == "application/json" ||
+         (type.size() > 5 && type.compare(type.size() - 5, 5, "+json") == 0);
+}
+
 std::unique_ptr<Command> MakeCommand(Command::Kind kind) {
   auto command = std::make_unique<Command>();
   command->kind = kind;
@@ -36,6 +52,7 @@ void AddJobRoutes(ControlServer& server, CommandQueue* commands,
         auto command = MakeCommand(Command::Kind::kRunJob);
         command->name = req.path_params.at("name");
         command->body = req.body;
+        command->body_is_json = IsJson(req.Header("content-type"));
         auto wait = req.query.find("wait");
         command->wait = wait != req.query.end() &&
                         (wait->second == "true" || wait->second == "1");

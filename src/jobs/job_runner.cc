@@ -16,6 +16,7 @@
 #include <cstdlib>
 
 #include "config/values.h"
+#include "jobs/job_runner_internal.h"
 #include "jobs/job_schedule.h"
 #include "loop/loop_tags.h"
 #include "os/exit_codes.h"
@@ -25,29 +26,32 @@
 #include "util/json.h"
 
 namespace corefork {
+
 namespace {
 
 using std::chrono::milliseconds;
 
-// Read from one pipe per loop turn: a job that writes without pause gets
-// this much, then the loop serves everything else (epoll is level-triggered
-// and brings it back on the next turn).
-constexpr size_t kReadPerTurn = 64 * 1024;
-// Read after the run has exited and its group is killed: what is left in
-// the pipe (at most its capacity, 1 MiB with F_SETPIPE_SZ) and no more.
-constexpr size_t kReadAtExit = 1024 * 1024;
 // Freed output bytes after which the heap is trimmed: glibc keeps freed
 // large blocks in the heap, and RSS would stay at its high-water mark.
 constexpr size_t kTrimAfterBytes = 1024 * 1024;
 
-enum class RunState {
-  kQueued,
-  kRunning,
-  kSucceeded,
-  kFailed,
-  kTimedOut,
-  kCancelled
-};
+Json Rfc3339(double unix_seconds) {
+  if (unix_seconds <= 0) return nullptr;
+  time_t secs = static_cast<time_t>(unix_seconds);
+  tm utc;
+  gmtime_r(&secs, &utc);
+  int millis =
+      static_cast<int>((unix_seconds - static_cast<double>(secs)) * 1000);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                     utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday,
+                     utc.tm_hour, utc.tm_min, utc.tm_sec, millis);
+}
+
+CommandReply Error(int status, const std::string& message) {
+  return CommandReply{status, JsonDump(Json{{"error", message}}), {}};
+}
+
+}  // namespace
 
 const char* StateName(RunState s) {
   switch (s) {
@@ -73,91 +77,32 @@ double UnixNow() {
       .count();
 }
 
-Json Rfc3339(double unix_seconds) {
-  if (unix_seconds <= 0) return nullptr;
-  time_t secs = static_cast<time_t>(unix_seconds);
-  tm utc;
-  gmtime_r(&secs, &utc);
-  int millis =
-      static_cast<int>((unix_seconds - static_cast<double>(secs)) * 1000);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-                     utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday,
-                     utc.tm_hour, utc.tm_min, utc.tm_sec, millis);
+std::string JobRunner::Run::Json() const {
+  using corefork::Json;  // the type, not this function
+  Json json;
+  json["id"] = id;
+  json["job"] = job;
+  json["trigger"] = trigger;
+  json["state"] = StateName(state);
+  json["attempt"] = attempt;
+  json["pid"] = pid > 0 ? Json(pid) : Json();
+  json["exit_code"] = exit_code >= 0 ? Json(exit_code) : Json();
+  json["signal"] = signal > 0 ? Json(SignalName(signal)) : Json();
+  json["error"] = error.empty() ? Json() : Json(error);
+  json["queued_at"] = Rfc3339(queued_at);
+  json["started_at"] = Rfc3339(started_at);
+  json["finished_at"] = Rfc3339(finished_at);
+  json["duration_seconds"] =
+      started_at > 0 && finished_at > 0
+          ? JsonNumber(std::round((finished_at - started_at) * 1000) / 1000)
+          : Json();
+  json["stdout"] = out[0].kept();
+  json["stdout_truncated"] = out[0].truncated();
+  json["stderr"] = out[1].kept();
+  json["stderr_truncated"] = out[1].truncated();
+  json["output_dropped"] = output_dropped;
+  return JsonDump(json);
 }
-
-CommandReply Error(int status, const std::string& message) {
-  return CommandReply{status, JsonDump(Json{{"error", message}}), {}};
-}
-
-}  // namespace
-
-struct JobRunner::Run {
-  uint64_t id = 0;
-  std::string job;
-  std::string trigger;  // "on_demand", "schedule", "at_start"
-  RunState state = RunState::kQueued;
-  int attempt = 1;
-  bool serial = false;  // overlap: queue — start only when none is running
-  std::string input;
-  pid_t pid = -1;
-  int exit_code = -1;  // -1 until it exited normally
-  int signal = 0;      // the signal that ended it, 0 if none
-  double queued_at = 0, started_at = 0, finished_at = 0;
-  TimePoint started;
-  TimePoint not_before;                   // retries wait for their backoff
-  TimePoint deadline = TimePoint::max();  // timeout, then kill grace
-  bool term_sent = false;
-  bool timed_out = false;
-  bool cancelled = false;
-  Fd pipes[2];  // stdout, stderr read ends
-  uint64_t serials[2] = {0, 0};
-  OutputCapture out[2];         // stdout, stderr
-  LogBudget log_budget;         // shared by both streams, across attempts
-  bool output_dropped = false;  // the history's byte budget freed `out`
-  // Whatever Command::reply is (the HTTP layer owns that type).
-  std::vector<decltype(Command::reply)> waiters;
-
-  // Job output is any bytes: JsonDump makes invalid UTF-8 into U+FFFD.
-  std::string Json() const {
-    using corefork::Json;  // the type, not this function
-    Json json;
-    json["id"] = id;
-    json["job"] = job;
-    json["trigger"] = trigger;
-    json["state"] = StateName(state);
-    json["attempt"] = attempt;
-    json["exit_code"] = exit_code >= 0 ? Json(exit_code) : Json();
-    json["signal"] = signal > 0 ? Json(SignalName(signal)) : Json();
-    json["queued_at"] = Rfc3339(queued_at);
-    json["started_at"] = Rfc3339(started_at);
-    json["finished_at"] = Rfc3339(finished_at);
-    json["duration_seconds"] =
-        started_at > 0 && finished_at > 0
-            ? JsonNumber(std::round((finished_at - started_at) * 1000) / 1000)
-            : Json();
-    json["stdout"] = out[0].kept();
-    json["stdout_truncated"] = out[0].truncated();
-    json["stderr"] = out[1].kept();
-    json["stderr_truncated"] = out[1].truncated();
-    json["output_dropped"] = output_dropped;
-    return JsonDump(json);
-  }
-};
-
-struct JobRunner::Job {
-  JobConfig config;
-  std::string executable;  // resolved; empty with resolve_error set
-  std::string resolve_error;
-  int resolve_errno = 0;
-  int concurrency = 1;
-  uid_t uid = static_cast<uid_t>(-1);
-  gid_t gid = static_cast<gid_t>(-1);
-  JobSchedule schedule;
-  std::deque<uint64_t> queue;
-  int running = 0;
-  std::string last_result;
-  double last_finished = 0;
-};
 
 JobRunner::JobRunner(Options options)
     : options_(std::move(options)), history_(options_.history) {
@@ -196,6 +141,17 @@ JobRunner::JobRunner(Options options)
         }
       }
     }
+    if (config.pool) {
+      JobPool pool;
+      pool.config = *config.pool;
+      pool.size = config.pool->size > 0 ? config.pool->size
+                                        : options_.default_concurrency;
+      pool.min =
+          std::min(config.pool->min.value_or(config.pool->warm ? pool.size : 0),
+                   pool.size);
+      job->concurrency = pool.size;
+      job->pool = pool;
+    }
     if (config.at_start) startup_order_.push_back(name);
     jobs_[name] = std::move(job);
     UpdateGauges(*jobs_[name]);
@@ -230,6 +186,7 @@ void JobRunner::StartNextStartupJob(TimePoint now) {
 void JobRunner::StartSchedules(TimePoint now) {
   schedules_started_ = true;
   for (auto& [name, job] : jobs_) ScheduleNext(*job, now);
+  StartWarmPools(now);
 }
 
 void JobRunner::ScheduleNext(Job& job, TimePoint now) {
@@ -281,8 +238,13 @@ void JobRunner::Dispatch(TimePoint now) {
     while (job->running < job->concurrency && !job->queue.empty()) {
       Run& run = *runs_[job->queue.front()];
       if (run.not_before > now || (run.serial && job->running > 0)) break;
+      if (job->pool && !PoolCanTake(*job, now)) break;
       job->queue.pop_front();
-      StartRun(*job, run, now);
+      if (job->pool) {
+        StartPoolRun(*job, run, now);
+      } else {
+        StartRun(*job, run, now);
+      }
     }
     UpdateGauges(*job);
   }
@@ -375,7 +337,9 @@ void JobRunner::FailToStart(Job& job, Run& run, int exit_code,
   Finish(job, run, now);
 }
 
-bool JobRunner::OwnsPid(pid_t pid) const { return by_pid_.count(pid) != 0; }
+bool JobRunner::OwnsPid(pid_t pid) const {
+  return by_pid_.count(pid) != 0 || pool_procs_.count(pid) != 0;
+}
 
 void JobRunner::ReadPipe(Run& run, int stream, size_t max_bytes) {
   if (!run.pipes[stream].valid()) return;
@@ -388,6 +352,13 @@ void JobRunner::ReadPipe(Run& run, int stream, size_t max_bytes) {
 }
 
 void JobRunner::OnPipeReadable(uint64_t serial) {
+  if (auto pool = pool_pipes_.find(serial); pool != pool_pipes_.end()) {
+    auto [pid, stream] = pool->second;
+    PoolProcess& process = *pool_procs_.at(pid);
+    if (stream == 0) ReadAnswers(process, kReadPerTurn, Clock::now());
+    if (stream == 1) ReadPoolStderr(process, kReadPerTurn, Clock::now());
+    return;
+  }
   auto it = pipes_.find(serial);
   if (it == pipes_.end()) return;
   auto [run_id, stream] = it->second;
@@ -395,6 +366,9 @@ void JobRunner::OnPipeReadable(uint64_t serial) {
 }
 
 void JobRunner::OnExit(pid_t pid, int status, TimePoint now) {
+  if (auto pool = pool_procs_.find(pid); pool != pool_procs_.end()) {
+    return OnPoolExit(*pool->second, status, now);
+  }
   auto owner = by_pid_.find(pid);
   if (owner == by_pid_.end()) return;
   Run* found = FindRun(owner->second);
@@ -421,6 +395,11 @@ void JobRunner::OnExit(pid_t pid, int status, TimePoint now) {
   } else {
     run.state = run.exit_code == 0 ? RunState::kSucceeded : RunState::kFailed;
   }
+  EndAttempt(job, run, DescribeWaitStatus(status), now);
+}
+
+void JobRunner::EndAttempt(Job& job, Run& run, const std::string& how,
+                           TimePoint now) {
   const bool retry =
       (run.state == RunState::kFailed || run.state == RunState::kTimedOut) &&
       run.attempt <= job.config.retries && accepting_;
@@ -432,12 +411,13 @@ void JobRunner::OnExit(pid_t pid, int status, TimePoint now) {
         job.config.retry_delay * (1 << std::min(run.attempt - 1, 16)),
         kMaxDuration);
     spdlog::warn("job {} run {} {} ({}); retry {} of {} in {}", run.job, run.id,
-                 StateName(run.state), DescribeWaitStatus(status), run.attempt,
-                 job.config.retries, FormatDuration(delay));
+                 StateName(run.state), how, run.attempt, job.config.retries,
+                 FormatDuration(delay));
     ++run.attempt;
     run.state = RunState::kQueued;
     run.exit_code = -1;
     run.signal = 0;
+    run.error.clear();
     run.term_sent = run.timed_out = false;
     // A run reports its last attempt: earlier output was logged already.
     for (OutputCapture& out : run.out) out.Clear();
@@ -464,11 +444,12 @@ void JobRunner::Finish(Job& job, Run& run, TimePoint now) {
     spdlog::debug("job {} run {} succeeded in {:.3f}s", run.job, run.id,
                   seconds);
   } else {
-    spdlog::warn("job {} run {} {}{}", run.job, run.id, job.last_result,
+    spdlog::warn("job {} run {} {}{}{}", run.job, run.id, job.last_result,
                  run.exit_code >= 0
                      ? " with exit code " + std::to_string(run.exit_code)
                  : run.signal > 0 ? " by " + SignalName(run.signal)
-                                  : "");
+                                  : "",
+                 run.error.empty() ? "" : ": " + run.error.substr(0, 500));
   }
   CommandReply reply{200, run.Json(), {}};
   for (auto& waiter : run.waiters) waiter.set_value(reply);
@@ -546,6 +527,7 @@ void JobRunner::Tick(TimePoint now) {
   for (auto& [name, job] : jobs_) {
     if (job->schedule.Due(now)) FireSchedule(*job, now);
   }
+  TickPools(now);
   if (accepting_ || !startup_order_.empty()) Dispatch(now);
 }
 
@@ -559,7 +541,7 @@ JobRunner::TimePoint JobRunner::NextDeadline() const {
   for (const auto& [name, job] : jobs_) {
     next = std::min(next, job->schedule.next());
   }
-  return next;
+  return std::min(next, NextPoolDeadline());
 }
 
 void JobRunner::StopSchedules() {
@@ -579,11 +561,23 @@ void JobRunner::BeginShutdown(TimePoint now) {
       Finish(*job, run, now);
     }
   }
+  // Idle pool processes go now; busy ones when their run ends (Answered).
+  for (auto& [pid, process] : pool_procs_) {
+    if (process->run == 0 && !process->retiring) {
+      RetirePoolProcess(*jobs_[process->job], *process, "shutdown", now);
+    }
+  }
 }
 
 void JobRunner::KillAll() {
   for (const auto& [pid, id] : by_pid_) {
     runs_[id]->cancelled = true;
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+  }
+  for (auto& [pid, process] : pool_procs_) {
+    if (process->run != 0) runs_[process->run]->cancelled = true;
+    if (process->stop_reason.empty()) process->stop_reason = "shutdown";
     kill(-pid, SIGKILL);
     kill(pid, SIGKILL);
   }
@@ -656,6 +650,7 @@ CommandReply JobRunner::Submit(Command& command, TimePoint now,
     return reply;
   }
   Run* run = NewRun(job, "on_demand", std::move(command.body), now);
+  run->input_is_json = command.body_is_json;
   const uint64_t id = run->id;
   if (command.wait) {
     run->waiters.push_back(std::move(command.reply));
@@ -713,6 +708,27 @@ CommandReply JobRunner::List() const {
         job->last_result.empty() ? Json() : Json(job->last_result);
     entry["last_finished_at"] = Rfc3339(job->last_finished);
     entry["next_run_at"] = Rfc3339(job->schedule.next_unix());
+    entry["pool"] = nullptr;
+    if (job->pool) {
+      const JobPool& pool = *job->pool;
+      int idle = 0, busy = 0, retiring = 0;
+      for (pid_t pid : pool.processes) {
+        const PoolProcess& p = *pool_procs_.at(pid);
+        (p.retiring ? retiring : p.run != 0 ? busy : idle)++;
+      }
+      const double backoff =
+          std::chrono::duration<double>(pool.next_start - Clock::now()).count();
+      entry["pool"] = {
+          {"size", pool.size},
+          {"min", pool.min},
+          {"processes", pool.processes.size()},
+          {"idle", idle},
+          {"busy", busy},
+          {"retiring", retiring},
+          {"starts", pool.starts},
+          {"backoff_seconds",
+           JsonNumber(std::round(std::max(backoff, 0.0) * 1000) / 1000)}};
+    }
     jobs.push_back(std::move(entry));
   }
   return CommandReply{200, JsonDump(Json{{"jobs", std::move(jobs)}}), {}};

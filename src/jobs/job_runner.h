@@ -3,9 +3,11 @@
 // queue and runs, starts runs within the job's concurrency, feeds stdin from
 // a memfd, captures stdout/stderr through non-blocking pipes the loop watches,
 // enforces timeouts on the run's whole process group, retries, fires
-// schedules, and keeps a bounded history of finished runs. The loop tells it
-// about readable pipes, exited pids and the passing of time; it tells the
-// loop its next deadline.
+// schedules, and keeps a bounded history of finished runs. A job with a
+// `pool` keeps long-lived processes instead and hands each run to an idle one
+// over a line protocol (job_pool.cc). The loop tells it about readable and
+// writable pipes, exited pids and the passing of time; it tells the loop its
+// next deadline.
 #pragma once
 
 #include <sys/types.h>
@@ -21,6 +23,7 @@
 
 #include "config/config.h"
 #include "jobs/output_capture.h"
+#include "jobs/pool_protocol.h"
 #include "jobs/run_history.h"
 #include "loop/commands.h"
 #include "metrics/metrics.h"
@@ -61,6 +64,8 @@ class JobRunner {
   bool OwnsPid(pid_t pid) const;
   void OnExit(pid_t pid, int status, TimePoint now);
   void OnPipeReadable(uint64_t serial);
+  // A pool process's stdin can take more of a request (LoopTag::kJobPipeOut).
+  void OnPipeWritable(uint64_t serial);
   TimePoint NextDeadline() const;
   // Timeouts, kill graces, retries due, schedules due, then starts what fits.
   void Tick(TimePoint now);
@@ -74,10 +79,15 @@ class JobRunner {
   // SIGKILL every running run's process group (they end as cancelled).
   void KillAll();
   int running() const;
+  // Pool processes alive (corefork exits only when they are gone too).
+  int pool_processes() const { return static_cast<int>(pool_procs_.size()); }
+  // Why a pool with `readiness: true` keeps /readyz at 503, or "".
+  std::string NotReadyReason() const;
 
  private:
   struct Run;
   struct Job;
+  struct PoolProcess;
 
   Run* NewRun(Job& job, const std::string& trigger, std::string input,
               TimePoint now);
@@ -99,6 +109,30 @@ class JobRunner {
   CommandReply List() const;
   Run* FindRun(uint64_t id);
   void UpdateGauges(const Job& job);
+  // A run's attempt ended (state set): retried after its back-off, or done.
+  void EndAttempt(Job& job, Run& run, const std::string& how, TimePoint now);
+
+  // Pools (job_pool.cc).
+  bool PoolCanTake(const Job& job, TimePoint now) const;
+  void StartPoolRun(Job& job, Run& run, TimePoint now);
+  // Null when it cannot start: *why and *exit_code say why (126, 127).
+  PoolProcess* StartPoolProcess(Job& job, TimePoint now, std::string* why,
+                                int* exit_code);
+  void Send(Job& job, PoolProcess& process, Run& run, TimePoint now);
+  void WritePending(PoolProcess& process);
+  void ReadAnswers(PoolProcess& process, size_t max_bytes, TimePoint now);
+  void ReadPoolStderr(PoolProcess& process, size_t max_bytes, TimePoint now);
+  void Answered(Job& job, PoolProcess& process, const PoolAnswer& answer,
+                TimePoint now);
+  void BreakProtocol(PoolProcess& process, const std::string& why);
+  void RetirePoolProcess(Job& job, PoolProcess& process,
+                         const std::string& reason, TimePoint now);
+  void OnPoolExit(PoolProcess& process, int status, TimePoint now);
+  void TickPools(TimePoint now);
+  TimePoint NextPoolDeadline() const;
+  void StartWarmPools(TimePoint now);
+  void UpdatePoolGauges(const Job& job);
+  int LivePoolProcesses(const Job& job) const;  // not retiring
 
   Options options_;
   std::map<std::string, std::unique_ptr<Job>> jobs_;
@@ -110,6 +144,9 @@ class JobRunner {
   std::set<uint64_t> active_;
   std::map<pid_t, uint64_t> by_pid_;
   std::map<uint64_t, std::pair<uint64_t, int>> pipes_;  // serial -> run, fd#
+  std::map<pid_t, std::unique_ptr<PoolProcess>> pool_procs_;
+  // serial -> pool process, stream (0 stdout, 1 stderr, 2 stdin)
+  std::map<uint64_t, std::pair<pid_t, int>> pool_pipes_;
   uint64_t next_run_id_ = 1;
   uint64_t next_serial_ = 1;
   bool accepting_ = true;

@@ -74,10 +74,11 @@ struct Command {
   };
   Kind kind = Kind::kPing;
   int count = 0;
-  std::string name;     // kRunJob
-  std::string body;     // kRunJob: the run's stdin
-  bool wait = false;    // kRunJob: reply when the run has ended
-  uint64_t run_id = 0;  // kGetRun, kCancelRun
+  std::string name;           // kRunJob
+  std::string body;           // kRunJob: the run's stdin
+  bool body_is_json = false;  // kRunJob: sent as Content-Type: ...json
+  bool wait = false;          // kRunJob: reply when the run has ended
+  uint64_t run_id = 0;        // kGetRun, kCancelRun
   ReplyTo reply;
 };
 

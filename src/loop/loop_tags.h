@@ -21,6 +21,7 @@ enum class LoopTag : uint8_t {
   kProbe = 7,         // a worker probe's connection (serial = the worker's)
   kWorkerOutput = 8,  // a worker's stdout/stderr pipe (serial =
                       // WorkerOutput::Key(worker serial, stream))
+  kJobPipeOut = 9,    // a job pool process's stdin, writable again
 };
 
 inline uint64_t MakeTag(LoopTag tag, uint64_t serial) {

@@ -80,6 +80,8 @@ struct Metrics::Impl {
   Family<Gauge>& jobs_running;
   Family<Gauge>& jobs_queued;
   Family<Counter>& job_rejections;
+  Family<Gauge>& job_pool_processes;
+  Family<Counter>& job_pool_exits;
 
   std::mutex mu;  // guards the members below (the families lock themselves)
   Gauge* cpu_limit_sample = nullptr;     // null while the limit is unknown
@@ -152,7 +154,14 @@ Metrics::Impl::Impl(const std::string& version)
       job_rejections(RegisterCounter(
           registry, "corefork_job_rejections_total",
           "Job runs refused or skipped, by job and reason (queue_full, "
-          "not_on_demand, shutting_down, overlap).")) {
+          "not_on_demand, shutting_down, overlap).")),
+      job_pool_processes(RegisterGauge(
+          registry, "corefork_job_pool_processes",
+          "A job pool's processes, by job and state (idle, busy, retiring).")),
+      job_pool_exits(RegisterCounter(
+          registry, "corefork_job_pool_process_exits_total",
+          "Job pool processes ended, by job and reason (max_runs, memory, "
+          "idle, shutdown, timeout, cancelled, crashed, protocol).")) {
   RegisterGauge(registry, "corefork_build_info",
                 "Always 1; the labels describe the corefork build.")
       .Add({{"version", version}})
@@ -263,6 +272,19 @@ void Metrics::CountJobRun(const std::string& job, const std::string& result,
 void Metrics::CountJobRejection(const std::string& job,
                                 const std::string& reason) {
   impl_->job_rejections.Add({{"job", job}, {"reason", reason}}).Increment();
+}
+
+void Metrics::SetJobPoolProcesses(const std::string& job, int idle, int busy,
+                                  int retiring) {
+  impl_->job_pool_processes.Add({{"job", job}, {"state", "idle"}}).Set(idle);
+  impl_->job_pool_processes.Add({{"job", job}, {"state", "busy"}}).Set(busy);
+  impl_->job_pool_processes.Add({{"job", job}, {"state", "retiring"}})
+      .Set(retiring);
+}
+
+void Metrics::CountJobPoolExit(const std::string& job,
+                               const std::string& reason) {
+  impl_->job_pool_exits.Add({{"job", job}, {"reason", reason}}).Increment();
 }
 
 void Metrics::ObserveReadySeconds(double seconds) {

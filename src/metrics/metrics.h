@@ -66,6 +66,12 @@ class Metrics {
   void CountJobRun(const std::string& job, const std::string& result,
                    double seconds);
   void CountJobRejection(const std::string& job, const std::string& reason);
+  // Job pools (docs/jobs.md "Pools"): processes by state (idle, busy,
+  // retiring), and why one ended (max_runs, memory, idle, shutdown, timeout,
+  // cancelled, crashed, protocol).
+  void SetJobPoolProcesses(const std::string& job, int idle, int busy,
+                           int retiring);
+  void CountJobPoolExit(const std::string& job, const std::string& reason);
 
   // Prometheus text format 0.0.4.
   std::string Scrape(const std::vector<WorkerPid>& workers) const;

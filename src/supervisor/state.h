@@ -84,6 +84,9 @@ struct StateView {
   int desired_workers = 0;
   int ready_workers = 0;
   int min_ready_workers = 1;  // ready.min_workers resolved to a count
+  // A job pool with `readiness: true` that has no process running: why
+  // /readyz says 503 (JobRunner::NotReadyReason); "" when none.
+  std::string jobs_not_ready;
   bool reloading = false;
   std::vector<WorkerView> workers;
   CgroupInfo cgroup;

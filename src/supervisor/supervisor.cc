@@ -186,6 +186,7 @@ void Supervisor::WaitForEvents() {
     if (tag == LoopTag::kNotifySocket) ReadNotifySocket();
     if (tag == LoopTag::kNotifyPipe) ReadNotifyPipe(serial);
     if (tag == LoopTag::kJobPipe) jobs_->OnPipeReadable(serial);
+    if (tag == LoopTag::kJobPipeOut) jobs_->OnPipeWritable(serial);
     if (tag == LoopTag::kNodeIpc) ReadIpc(serial);
     if (tag == LoopTag::kProbe) OnProbeEvent(serial);
     if (tag == LoopTag::kWorkerOutput) worker_output_->OnReadable(serial);
@@ -693,7 +694,10 @@ void Supervisor::FailWith(ExitCode code) {
 
 bool Supervisor::Finished() const {
   if (phase_ != Phase::kStopping) return false;
-  if (workers_.empty() && jobs_->running() == 0) return true;
+  if (workers_.empty() && jobs_->running() == 0 &&
+      jobs_->pool_processes() == 0) {
+    return true;
+  }
   if (killed_ && now_ >= final_deadline_) {
     spdlog::error("workers still alive {} after SIGKILL; exiting anyway",
                   FormatDuration(kKillGrace));

@@ -256,6 +256,7 @@ void Supervisor::PublishState() {
   view->desired_workers = desired_;
   view->ready_workers = ReadyWorkers();
   view->min_ready_workers = MinReadyWorkers();
+  view->jobs_not_ready = jobs_->NotReadyReason();
   view->reloading = reload_.active;
   view->cgroup = context_.cgroup;
   view->sizing = context_.sizing;
@@ -304,7 +305,8 @@ void Supervisor::PublishState() {
     context_.metrics->SetWorkers(desired_, counts);
     context_.metrics->SetDraining(view->draining);
     context_.metrics->SetReady(!view->draining &&
-                               view->ready_workers >= view->min_ready_workers);
+                               view->ready_workers >= view->min_ready_workers &&
+                               view->jobs_not_ready.empty());
   }
   if (context_.board != nullptr) {
     // The loop is the board's only writer: Current() is our last view.

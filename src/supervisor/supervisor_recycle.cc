@@ -17,6 +17,7 @@
 #include "metrics/proc_stats.h"
 #include "supervisor/recycle.h"
 #include "supervisor/supervisor.h"
+#include "util/format.h"
 
 namespace corefork {
 namespace {
@@ -25,10 +26,6 @@ double UnixNow() {
   return std::chrono::duration<double>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::string MiB(uint64_t bytes) {
-  return fmt::format("{} MiB", (bytes + (1u << 19)) >> 20);
 }
 
 double Percent(const MemoryUsage& usage) {
@@ -117,15 +114,15 @@ bool Supervisor::RecycleForMemory() {
         spdlog::warn(
             "worker {} (pid {}): its process tree is larger than corefork "
             "walks ({} processes counted); its RSS ({}) is a lower bound",
-            worker.slot, pid, tree->processes, MiB(tree->bytes));
+            worker.slot, pid, tree->processes, FormatMiB(tree->bytes));
       }
     }
   }
   if (r.max_rss) {
     if (std::optional<WorkerMemory> over = BiggestOver(sizes, *r.max_rss)) {
       Recycle(workers_.at(over->pid), "max_rss",
-              fmt::format("max_rss: {} > {}", MiB(over->rss_bytes),
-                          MiB(*r.max_rss)));
+              fmt::format("max_rss: {} > {}", FormatMiB(over->rss_bytes),
+                          FormatMiB(*r.max_rss)));
       return true;
     }
   }
@@ -169,9 +166,9 @@ bool Supervisor::RecycleForPressure(const std::vector<WorkerMemory>& sizes) {
   Recycle(workers_.at(biggest->pid), "memory_pressure",
           fmt::format("memory_pressure: container uses {} of its {} limit "
                       "({:.0f}% > {:g}%), this worker {}",
-                      MiB(usage->used_bytes), MiB(usage->limit_bytes),
-                      Percent(*usage), *r.memory_pressure * 100,
-                      MiB(biggest->rss_bytes)));
+                      FormatMiB(usage->used_bytes),
+                      FormatMiB(usage->limit_bytes), Percent(*usage),
+                      *r.memory_pressure * 100, FormatMiB(biggest->rss_bytes)));
   return true;
 }
 

@@ -2,11 +2,15 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 namespace corefork {
 
 // "250ms" below a second, "1.5s" above.
 std::string FormatDuration(std::chrono::milliseconds d);
+
+// Bytes as whole mebibytes, rounded: "12 MiB".
+std::string FormatMiB(uint64_t bytes);
 
 }  // namespace corefork
