@@ -60,8 +60,7 @@ int JobRunner::LivePoolProcesses(const Job& job) const {
 
 bool JobRunner::PoolCanTake(const Job& job, TimePoint now) const {
   for (pid_t pid : job.pool->processes) {
-    const PoolProcess& p = *pool_procs_.at(pid);
-    if (!p.retiring && p.run == 0) return true;
+    if (pool_procs_.at(pid)->Idle()) return true;
   }
   return LivePoolProcesses(job) < job.pool->size && now >= job.pool->next_start;
 }
@@ -73,7 +72,7 @@ void JobRunner::StartPoolRun(Job& job, Run& run, TimePoint now) {
   PoolProcess* chosen = nullptr;
   for (pid_t pid : job.pool->processes) {
     PoolProcess& p = *pool_procs_.at(pid);
-    if (p.retiring || p.run != 0) continue;
+    if (!p.Idle()) continue;
     if (chosen == nullptr || p.idle_since > chosen->idle_since) chosen = &p;
   }
   if (chosen == nullptr) {
@@ -349,11 +348,15 @@ void JobRunner::BreakProtocol(PoolProcess& process, const std::string& why) {
   process.broken = why;
   process.retiring = true;  // takes no run again; not counted in size
   if (process.stop_reason.empty()) process.stop_reason = "protocol";
-  // Nothing more is read from it: its exit ends the run it held.
+  // Nothing more is read from it or written to it: its exit ends the run
+  // it held.
   if (process.out.valid()) {
     pool_pipes_.erase(process.serials[0]);
     process.out.Reset();
   }
+  pool_pipes_.erase(process.serials[2]);
+  process.in_watched = false;
+  process.in.Reset();
   kill(-process.pid, SIGKILL);
   kill(process.pid, SIGKILL);
 }

@@ -151,6 +151,7 @@ JobRunner::JobRunner(Options options)
                    pool.size);
       job->concurrency = pool.size;
       job->pool = pool;
+      if (options_.metrics != nullptr) options_.metrics->DeclareJobPool(name);
     }
     if (config.at_start) startup_order_.push_back(name);
     jobs_[name] = std::move(job);

@@ -102,9 +102,16 @@ struct JobRunner::PoolProcess {
   LogBudget log_budget;
 
   explicit PoolProcess(size_t max_answer) : reader(max_answer) {}
+  // Takes a run now: not going away, not serving one, and every byte of the
+  // last request written (a process that answered before reading all of it
+  // must not get the next request spliced into the rest).
+  bool Idle() const {
+    return !retiring && run == 0 && pending_from >= pending.size();
+  }
 };
 
-// A job's pool: its processes and the back-off after failures.
+// A job's pool: its processes and the back-off after failures. Pool
+// processes get COREFORK_JOB and COREFORK_POOL_SIZE in their environment.
 struct JobPool {
   JobPoolConfig config;
   int size = 1;                       // resolved: auto is the CPU count

@@ -282,6 +282,14 @@ void Metrics::SetJobPoolProcesses(const std::string& job, int idle, int busy,
       .Set(retiring);
 }
 
+void Metrics::DeclareJobPool(const std::string& job) {
+  SetJobPoolProcesses(job, 0, 0, 0);
+  for (const char* reason : {"max_runs", "memory", "idle", "shutdown",
+                             "timeout", "cancelled", "crashed", "protocol"}) {
+    impl_->job_pool_exits.Add({{"job", job}, {"reason", reason}});
+  }
+}
+
 void Metrics::CountJobPoolExit(const std::string& job,
                                const std::string& reason) {
   impl_->job_pool_exits.Add({{"job", job}, {"reason", reason}}).Increment();

@@ -72,6 +72,9 @@ class Metrics {
   void SetJobPoolProcesses(const std::string& job, int idle, int busy,
                            int retiring);
   void CountJobPoolExit(const std::string& job, const std::string& reason);
+  // Every series of a pool at 0, so rate() and alerts work before its first
+  // process starts or ends.
+  void DeclareJobPool(const std::string& job);
 
   // Prometheus text format 0.0.4.
   std::string Scrape(const std::vector<WorkerPid>& workers) const;
