@@ -144,8 +144,16 @@ std::string StatusText(const Json& status, const CpuByPid& cpu,
   return out;
 }
 
+// A pool's processes: "2/4, 1 busy"; "-" for a job without a pool.
+std::string PoolText(const Json& job) {
+  const Json& pool = Field(job, "pool");
+  if (!pool.is_object()) return "-";
+  return fmt::format("{}/{}, {} busy", Text(pool, "processes"),
+                     Text(pool, "size"), Text(pool, "busy"));
+}
+
 std::string JobsText(const Json& jobs) {
-  Table table({"NAME", "TRIGGERS", "RUNNING", "QUEUED", "LAST RESULT",
+  Table table({"NAME", "TRIGGERS", "RUNNING", "QUEUED", "POOL", "LAST RESULT",
                "LAST FINISHED", "NEXT RUN"});
   const Json& list = Field(jobs, "jobs");
   if (!list.is_array() || list.empty()) return "no jobs configured\n";
@@ -159,7 +167,7 @@ std::string JobsText(const Json& jobs) {
       }
     }
     table.Add({Text(job, "name"), triggers.empty() ? "-" : triggers,
-               Text(job, "running"), Text(job, "queued"),
+               Text(job, "running"), Text(job, "queued"), PoolText(job),
                Text(job, "last_result"), Text(job, "last_finished_at"),
                Text(job, "next_run_at")});
   }
@@ -178,6 +186,9 @@ std::string RunLine(const Json& run) {
   const Json& duration = Field(run, "duration_seconds");
   if (duration.is_number()) {
     line += fmt::format(", {:.3f}s", duration.get<double>());
+  }
+  if (Field(run, "error").is_string()) {
+    line += ": " + Text(run, "error").substr(0, 200);
   }
   return line;
 }

@@ -75,12 +75,17 @@ TEST(ViewsTest, JobsTableAndRunLine) {
   const Json jobs = Parse(R"({"jobs":[{"name":"fib","triggers":["every 5m",
     "on_demand"],"concurrency":2,"queue":100,"running":0,"queued":0,
     "last_result":"succeeded","last_finished_at":"2026-11-23T13:00:42Z",
-    "next_run_at":null}]})");
+    "next_run_at":null},{"name":"pool","triggers":["on_demand"],
+    "running":1,"queued":0,"last_result":null,"last_finished_at":null,
+    "next_run_at":null,"pool":{"size":4,"min":0,"processes":2,"idle":1,
+    "busy":1,"retiring":0,"starts":2,"backoff_seconds":0}}]})");
   EXPECT_EQ(JobsText(jobs),
-            "NAME  TRIGGERS             RUNNING  QUEUED  LAST RESULT  "
-            "LAST FINISHED         NEXT RUN\n"
-            "fib   every 5m, on_demand  0        0       succeeded    "
-            "2026-11-23T13:00:42Z  -\n");
+            "NAME  TRIGGERS             RUNNING  QUEUED  POOL         "
+            "LAST RESULT  LAST FINISHED         NEXT RUN\n"
+            "fib   every 5m, on_demand  0        0       -            "
+            "succeeded    2026-11-23T13:00:42Z  -\n"
+            "pool  on_demand            1        0       2/4, 1 busy  "
+            "-            -                     -\n");
   EXPECT_EQ(JobsText(Parse(R"({"jobs":[]})")), "no jobs configured\n");
   EXPECT_EQ(RunLine(Parse(R"({"id":7,"job":"fib","state":"succeeded",
     "exit_code":0,"signal":null,"duration_seconds":0.021})")),
@@ -88,6 +93,9 @@ TEST(ViewsTest, JobsTableAndRunLine) {
   EXPECT_EQ(RunLine(Parse(R"({"id":8,"job":"x","state":"failed",
     "exit_code":null,"signal":"SIGKILL","duration_seconds":null})")),
             "run 8 (x): failed, signal SIGKILL");
+  EXPECT_EQ(RunLine(Parse(R"({"id":9,"job":"p","state":"failed",
+    "exit_code":null,"signal":null,"error":"bad n","duration_seconds":0.001})")),
+            "run 9 (p): failed, 0.001s: bad n");
 }
 
 }  // namespace
