@@ -108,7 +108,14 @@ TEST_F(StatusPageTest, ShowsAKilledWorkerAndAJobRunInARealBrowser) {
       "    command: " +
           ShCommand("echo report done") +
           "\n"
-          "    on_demand: true\n",
+          "    on_demand: true\n"
+          "  calc:\n"
+          "    command: [/usr/bin/python3, " +
+          YamlQuote(std::string(COREFORK_SOURCE_DIR) +
+                    "/examples/pool/pool_worker.py") +
+          "]\n"
+          "    on_demand: true\n"
+          "    pool: {size: 2, warm: true}\n",
       {}, {"--workers", "2"});
   ASSERT_TRUE(WaitControl(cf));
 
@@ -215,6 +222,10 @@ TEST_F(StatusPageTest, ShowsAKilledWorkerAndAJobRunInARealBrowser) {
   EXPECT_TRUE(std::regex_search(
       job, std::regex("class=\"last-finished\">\\d{4}-\\d{2}-\\d{2}T")))
       << job;
+  EXPECT_NE(job.find("<td class=\"pool\">-</td>"), std::string::npos) << job;
+  const std::string calc = Row(dom, "jobs", "class=\"job\" data-job=\"calc\"");
+  EXPECT_NE(calc.find("<td class=\"pool\">2/2, 0 busy</td>"), std::string::npos)
+      << calc;
   EXPECT_NE(dom.find("<dt>sizing</dt>"), std::string::npos) << dom;
   // The error banner stays off (every fetch of the page's own origin worked,
   // so the CSP let them through).

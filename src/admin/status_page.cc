@@ -153,6 +153,9 @@ function renderJobs(st) {
     const r = body.insertRow(); r.className = "job"; r.dataset.job = j.name;
     cell(r, j.name, "name"); cell(r, (j.triggers || []).join(", "), "mute");
     cell(r, j.running, "num"); cell(r, j.queued, "num");
+    const p = j.pool;
+    cell(r, p ? p.processes + "/" + p.size + ", " + p.busy + " busy" : "-",
+         "pool");
     cell(r, j.last_result || "-", "last-result " + (j.last_result || ""));
     cell(r, j.last_finished_at || "-", "last-finished");
     cell(r, j.next_run_at || "-", "mute");
@@ -241,7 +244,7 @@ constexpr std::string_view kBody = R"html(</style></head>
 </section>
 <section><h2>Jobs</h2><p id="jobs-none" class="mute">no jobs</p>
 <table id="jobs"><thead><tr><th>job</th><th>triggers</th><th>running</th>
-<th>queued</th><th>last result</th><th>last finished</th><th>next run</th>
+<th>queued</th><th>pool</th><th>last result</th><th>last finished</th><th>next run</th>
 </tr></thead><tbody></tbody></table></section>
 <section><h2>Sizing and limits</h2><dl id="sizing"></dl></section>
 </main>
