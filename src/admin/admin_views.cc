@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cgroup/sizing.h"
+#include "util/clock.h"
 #include "util/json.h"
 
 namespace corefork {
@@ -142,9 +143,7 @@ Json Column(const std::vector<SampleRing::Sample>& samples,
 
 AnswerTime AnswerTime::Now() {
   AnswerTime t;
-  t.unix_seconds = std::chrono::duration<double>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
+  t.unix_seconds = UnixSeconds();
   t.steady = std::chrono::steady_clock::now();
   return t;
 }

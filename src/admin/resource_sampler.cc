@@ -7,17 +7,9 @@
 #include <vector>
 
 #include "metrics/proc_stats.h"
+#include "util/clock.h"
 
 namespace corefork {
-namespace {
-
-double NowUnixSeconds() {
-  return std::chrono::duration<double>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 ResourceSampler::ResourceSampler(const StateBoard* board, SampleRing* ring,
                                  std::chrono::milliseconds interval,
@@ -56,7 +48,7 @@ int ResourceSampler::SampleOnce() {
       it->second = w.pid;
     }
   }
-  const double now = NowUnixSeconds();
+  const double now = UnixSeconds();
   int read = 0;
   std::vector<std::pair<int, std::optional<SampleRing::Reading>>> round;
   for (const auto& [slot, pid] : pids) {

@@ -21,6 +21,7 @@
 #include "metrics/proc_stats.h"
 #include "os/exit_codes.h"
 #include "os/spawn.h"
+#include "util/clock.h"
 #include "util/format.h"
 
 namespace corefork {
@@ -171,7 +172,7 @@ void JobRunner::Send(Job& job, PoolProcess& process, Run& run, TimePoint now) {
   run.pid = process.pid;
   run.state = RunState::kRunning;
   run.started = Clock::now();
-  run.started_at = UnixNow();
+  run.started_at = UnixSeconds();
   run.deadline = job.config.timeout.count() > 0
                      ? run.started + job.config.timeout
                      : TimePoint::max();

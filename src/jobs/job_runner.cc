@@ -22,6 +22,7 @@
 #include "os/exit_codes.h"
 #include "os/fd.h"
 #include "os/spawn.h"
+#include "util/clock.h"
 #include "util/format.h"
 #include "util/json.h"
 
@@ -69,12 +70,6 @@ const char* StateName(RunState s) {
       return "cancelled";
   }
   return "unknown";
-}
-
-double UnixNow() {
-  return std::chrono::duration<double>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 std::string JobRunner::Run::Json() const {
@@ -192,7 +187,7 @@ void JobRunner::StartSchedules(TimePoint now) {
 
 void JobRunner::ScheduleNext(Job& job, TimePoint now) {
   if (!accepting_ || !schedules_started_) return job.schedule.Disarm();
-  job.schedule.Arm(now, UnixNow());
+  job.schedule.Arm(now, UnixSeconds());
 }
 
 JobRunner::Run* JobRunner::NewRun(Job& job, const std::string& trigger,
@@ -202,7 +197,7 @@ JobRunner::Run* JobRunner::NewRun(Job& job, const std::string& trigger,
   run->job = job.config.name;
   run->trigger = trigger;
   run->input = std::move(input);
-  run->queued_at = UnixNow();
+  run->queued_at = UnixSeconds();
   run->not_before = now;
   const std::string label = fmt::format("job {} run {} ", run->job, run->id);
   run->out[0] = OutputCapture(label + "stdout", job.config.max_output);
@@ -306,7 +301,7 @@ void JobRunner::StartRun(Job& job, Run& run, TimePoint now) {
   // The timeout counts from the exec, not from the loop turn's start: the
   // run may never be cut short of what `timeout` promises.
   run.started = Clock::now();
-  run.started_at = UnixNow();
+  run.started_at = UnixSeconds();
   run.deadline = job.config.timeout.count() > 0
                      ? run.started + job.config.timeout
                      : TimePoint::max();
@@ -332,7 +327,7 @@ void JobRunner::FailToStart(Job& job, Run& run, int exit_code,
   spdlog::error("job {} run {}: cannot start: {}", run.job, run.id, why);
   run.exit_code = exit_code;
   run.out[1].set_kept(why + "\n");
-  run.started_at = UnixNow();
+  run.started_at = UnixSeconds();
   run.state = RunState::kFailed;
   ++job.running;  // Finish() balances it
   Finish(job, run, now);
@@ -432,7 +427,7 @@ void JobRunner::EndAttempt(Job& job, Run& run, const std::string& how,
 
 void JobRunner::Finish(Job& job, Run& run, TimePoint now) {
   --job.running;
-  run.finished_at = UnixNow();
+  run.finished_at = UnixSeconds();
   run.deadline = TimePoint::max();
   job.last_result = StateName(run.state);
   job.last_finished = run.finished_at;
@@ -475,7 +470,7 @@ void JobRunner::Finish(Job& job, Run& run, TimePoint now) {
   const uint64_t id = run.id;  // `run` may be gone after Apply()
   Apply(history_.Add(id, run.finished_at,
                      run.out[0].kept().size() + run.out[1].kept().size(),
-                     UnixNow()));
+                     UnixSeconds()));
 }
 
 void JobRunner::Apply(const RunHistory::Evictions& evictions) {

@@ -43,7 +43,6 @@ enum class RunState {
 };
 
 const char* StateName(RunState s);
-double UnixNow();
 
 struct JobRunner::Run {
   uint64_t id = 0;

@@ -15,6 +15,7 @@
 #include "loop/loop_tags.h"
 #include "os/signals.h"
 #include "os/spawn.h"
+#include "util/clock.h"
 #include "util/format.h"
 
 extern char** environ;
@@ -47,12 +48,6 @@ constexpr const char* kContractVars[] = {"LISTEN_FDS",
 bool IsContractVar(const std::string& key) {
   return std::any_of(std::begin(kContractVars), std::end(kContractVars),
                      [&](const char* name) { return key == name; });
-}
-
-double UnixNow() {
-  return std::chrono::duration<double>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 }  // namespace
@@ -117,7 +112,7 @@ ExitCode Supervisor::Run() {
     spdlog::critical("event loop setup failed: {}", s.message());
     return ExitCode::kStartup;
   }
-  started_unix_seconds_ = UnixNow();
+  started_unix_seconds_ = UnixSeconds();
   now_ = Clock::now();
   jobs_->BeginStartup(now_);
   SetUpSteering();

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "supervisor/supervisor.h"
+#include "util/clock.h"
 #include "util/format.h"
 #include "util/json.h"
 
@@ -22,12 +23,6 @@ CommandReply Reply(int status, std::string body) {
 
 CommandReply ErrorReply(int status, const std::string& message) {
   return Reply(status, JsonDump(Json{{"error", message}}));
-}
-
-double NowUnixSeconds() {
-  return std::chrono::duration<double>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 // The previous view's exits plus the processes it showed that `next` no
@@ -49,7 +44,7 @@ std::shared_ptr<const std::vector<ExitView>> RecentExits(
     e.slot = w.id;
     e.pid = w.pid;
     e.reason = reason_of(w.id);
-    e.unix_seconds = NowUnixSeconds();
+    e.unix_seconds = UnixSeconds();
     e.lived_seconds = std::chrono::duration<double>(now - w.started_at).count();
     gone.push_back(std::move(e));
   }

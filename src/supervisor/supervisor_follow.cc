@@ -14,6 +14,7 @@
 #include "cgroup/cgroup.h"
 #include "cgroup/sizing.h"
 #include "supervisor/supervisor.h"
+#include "util/clock.h"
 
 namespace corefork {
 namespace {
@@ -64,18 +65,15 @@ void Supervisor::FollowLimits() {
   if (!changes.empty()) {
     spdlog::info("limits changed: {}; {} -> {} worker(s) ({})", changes,
                  context_.sizing.workers, decision.workers, decision.reason);
-    last_limit_change_ =
-        LimitChangeView{std::chrono::duration<double>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count(),
-                        changes,
-                        context_.cgroup.cpu_quota_cores,
-                        info.cpu_quota_cores,
-                        context_.cgroup.memory_limit_bytes,
-                        info.memory_limit_bytes,
-                        context_.sizing.workers,
-                        decision.workers,
-                        decision.reason};
+    last_limit_change_ = LimitChangeView{UnixSeconds(),
+                                         changes,
+                                         context_.cgroup.cpu_quota_cores,
+                                         info.cpu_quota_cores,
+                                         context_.cgroup.memory_limit_bytes,
+                                         info.memory_limit_bytes,
+                                         context_.sizing.workers,
+                                         decision.workers,
+                                         decision.reason};
     if (context_.metrics != nullptr) {
       context_.metrics->CountLimitChange();
       context_.metrics->SetLimits(info.cpu_quota_cores,

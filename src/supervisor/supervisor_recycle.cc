@@ -17,16 +17,11 @@
 #include "metrics/proc_stats.h"
 #include "supervisor/recycle.h"
 #include "supervisor/supervisor.h"
+#include "util/clock.h"
 #include "util/format.h"
 
 namespace corefork {
 namespace {
-
-double UnixNow() {
-  return std::chrono::duration<double>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 double Percent(const MemoryUsage& usage) {
   return 100.0 * static_cast<double>(usage.used_bytes) /
@@ -68,7 +63,7 @@ void Supervisor::SetUpRecycling() {
   pressure_backoff_ =
       PressureBackoff(config_.recycle.check_interval, kPressureBackoffCap);
   recycle_schedule_ = RecycleSchedule(config_.recycle);
-  recycle_schedule_.Arm(now_, UnixNow());
+  recycle_schedule_.Arm(now_, UnixSeconds());
 }
 
 void Supervisor::AssignLifetime(Worker& worker) {
@@ -83,7 +78,7 @@ void Supervisor::RecycleWorkers() {
   EndRecycle();
   if (!RecyclingOn() || ReplacementUnderWay()) return;  // one at a time
   if (recycle_schedule_.Due(now_)) {
-    recycle_schedule_.Arm(now_, UnixNow());
+    recycle_schedule_.Arm(now_, UnixSeconds());
     spdlog::info("recycle.schedule: rolling restart of {} worker(s)", desired_);
     CommandReply reply = StartReload("schedule");
     if (reply.http_status >= 300) {
@@ -214,7 +209,7 @@ void Supervisor::NoteRecycle(int slot, pid_t pid, const std::string& reason,
                              const std::string& detail) {
   spdlog::warn("worker {} (pid {}): recycling it ({})", slot, pid, detail);
   if (context_.metrics != nullptr) context_.metrics->CountRecycle(reason);
-  last_recycle_ = RecycleView{UnixNow(), slot, pid, reason, detail};
+  last_recycle_ = RecycleView{UnixSeconds(), slot, pid, reason, detail};
 }
 
 Supervisor::TimePoint Supervisor::NextRecycleDeadline() const {
