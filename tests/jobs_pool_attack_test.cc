@@ -310,5 +310,39 @@ TEST_F(JobsPoolAttackTest,
   EXPECT_TRUE(cf.Running());
 }
 
+// BUG (open): `queue` does not bound a pool's queue while its processes
+// cannot take runs. Submit() answers 429 only when `running >= concurrency`
+// and the queue is full; a pool in its crash back-off (or whose processes
+// are stuck, see above) has running 0, so every request is queued, each
+// holding its body (up to 1 MiB): corefork's memory grows without bound.
+// Seen: queue: 5, 300 POSTs of 1 MiB, all 202, RSS 6 -> 306 MiB.
+TEST_F(JobsPoolAttackTest, DISABLED_TheQueueLimitHoldsDuringTheCrashBackoff) {
+  Process& cf =
+      StartJobs("jobs:\n  crash:\n    command: " + ShCommand("exit 3") +
+                "\n    on_demand: true\n    queue: 3\n"
+                "    pool: {size: 1, min: 1, warm: true}\n");
+  ASSERT_TRUE(WaitControl(cf));
+  // The warm process crashes again and again: wait for a back-off long
+  // enough to hold every request below.
+  JsonValue pool;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        UnixHttpResponse r = Control("GET", "/jobs");
+        std::optional<JsonValue> v = ParseJson(r.body);
+        if (!v) return false;
+        pool = (*v)["jobs"].Items().at(0)["pool"];
+        return pool.Num("backoff_seconds").value_or(0) >= 2.0;
+      },
+      milliseconds(15000), milliseconds(20)))
+      << pool.json().dump();
+  int accepted = 0;
+  for (int i = 0; i < 20; ++i) {
+    if (Submit("crash", std::string(64 * 1024, 'b')).status == 202) ++accepted;
+  }
+  EXPECT_LE(accepted, 3) << "queue: 3, yet " << accepted
+                         << " runs were queued during the back-off";
+  EXPECT_TRUE(cf.Running());
+}
+
 }  // namespace
 }  // namespace corefork::harness
