@@ -9,8 +9,10 @@
 // readiness, shutdown, and the pool metrics.
 #include <dirent.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -59,7 +61,8 @@ constexpr char kPython[] = "/usr/bin/python3";
 //              later (while idle)
 //   "twice"    answers twice
 //   "close"    closes its stdout and waits for the next request
-//   "grow"     allocates and keeps 100 MiB (touched), answers "grown"
+//   "grow"     allocates and keeps 100 MiB (touched), answers "grown";
+//              "grow-child" has a child do that and answers once it did
 const char kNodeWorker[] = R"JS('use strict';
 const fs = require('node:fs');
 const { spawn } = require('node:child_process');
@@ -127,6 +130,13 @@ async function serve(id, what) {
     case 'grow':
       kept.push(Buffer.alloc(100 << 20, 1));
       return send({ id, output: 'grown' });
+    case 'grow-child': {
+      const marker = `${dir}/grown-${id}`;
+      const code = `b=Buffer.alloc(100<<20,1);require('fs').writeFileSync('${marker}','');setInterval(()=>b,1000)`;
+      spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
+      while (!fs.existsSync(marker)) await pause(10);
+      return send({ id, output: 'grown' });
+    }
   }
   const n = Number(what);
   if (!Number.isInteger(n)) return send({ id, error: `not a number: ${what}` });
@@ -237,6 +247,16 @@ def serve(rid, what):
         return
     if what == "grow":
         kept.append(b"x" * (100 << 20))
+        return send({"id": rid, "output": "grown"})
+    if what == "grow-child":
+        marker = os.path.join(DIR, f"grown-{rid}")
+        code = ("import time; b = b'x' * (100 << 20); "
+                f"open({marker!r}, 'w').close(); time.sleep(60)")
+        kept.append(subprocess.Popen([sys.executable, "-c", code],
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL))
+        while not os.path.exists(marker):
+            time.sleep(0.01)
         return send({"id": rid, "output": "grown"})
     try:
         n = int(what)
@@ -1455,6 +1475,30 @@ TEST_F(JobsPoolTest, MaxRssReplacesAProcessThatGrew) {
   EXPECT_NE(RunPid(next), big);
 }
 
+// max_rss counts the process's descendants too: a child that grows past it
+// gets its parent replaced, and goes with the group.
+TEST_F(JobsPoolTest, MaxRssCountsTheProcessDescendants) {
+  Process& cf = StartJobs("jobs:\n" + PoolJobs("{size: 1, max_rss: 64Mi}"));
+  ASSERT_TRUE(WaitControl(cf));
+  for (const Lang& lang : kLangs) {
+    const JsonValue run = RunWait(lang.job, "grow-child");
+    EXPECT_EQ(run.Str("state").value_or(""), "succeeded")
+        << lang.job << ": " << run.json().dump();
+    const pid_t parent = RunPid(run);
+    ASSERT_GT(parent, 0);
+    EXPECT_TRUE(
+        PollUntil([&] { return GoneWithGroup(parent); }, milliseconds(5000)))
+        << lang.job << ": a process whose child is over max_rss still runs: "
+        << States({parent}) << ", group " << Str(GroupMembers(parent));
+    EXPECT_TRUE(PollUntil([&] { return PoolExits(lang.job, "memory") == 1; },
+                          milliseconds(5000)))
+        << MetricsText();
+    const JsonValue next = RunWait(lang.job, "5");
+    ExpectFib(next, 5, lang.job);
+    EXPECT_NE(RunPid(next), parent);
+  }
+}
+
 // More protocol breaks: a second answer for a finished run (a line when no
 // run was sent) and a closed stdout; the process is killed and replaced.
 TEST_F(JobsPoolTest, UnaskedLinesAndAClosedStdoutBreakTheProtocol) {
@@ -1732,6 +1776,34 @@ TEST_F(JobsPoolTest, APoolProcessStartsClean) {
   EXPECT_EQ(out->Num("pgrp").value_or(-1), out->Num("pid").value_or(-2))
       << "the pool process does not lead its own group: " << out->json().dump();
   EXPECT_EQ(out->Num("pid").value_or(-1), RunPid(run));
+}
+
+// The job's env, workdir and user apply to its pool processes: a /bin/sh
+// worker answers with what it sees.
+TEST_F(JobsPoolTest, APoolProcessGetsTheJobsEnvWorkdirAndUser) {
+  const std::string dir = Path("work");
+  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
+  // nobody may enter the test's temp dir to reach `work`.
+  ASSERT_EQ(chmod(tmp_.path().c_str(), 0711), 0);
+  const std::string script =
+      "while IFS= read -r line; do id=${line#*\\\"id\\\":}; "
+      "id=${id%%[!0-9]*}; printf '{\"id\":%s,\"output\":\"%s %s %s %s\"}\\n' "
+      "\"$id\" \"$GREETING\" \"$COREFORK_JOB\" \"$(pwd)\" \"$(id -u)\"; done";
+  const bool root = geteuid() == 0;
+  std::string yaml = "jobs:\n  sh:\n    command: " + ShCommand(script) +
+                     "\n    on_demand: true\n    env: {GREETING: hi there}\n"
+                     "    workdir: " +
+                     YamlQuote(dir) + "\n    pool: {size: 1}\n";
+  if (root) yaml += "    user: nobody\n";
+  Process& cf = StartJobs(yaml);
+  ASSERT_TRUE(WaitControl(cf));
+  const JsonValue run = RunWait("sh", "x");
+  ASSERT_EQ(run.Str("state").value_or(""), "succeeded") << run.json().dump();
+  const passwd* nobody = getpwnam("nobody");
+  const uid_t uid = root && nobody != nullptr ? nobody->pw_uid : geteuid();
+  EXPECT_EQ(run.Str("stdout").value_or(""),
+            "hi there sh " + dir + " " + std::to_string(uid))
+      << run.json().dump();
 }
 
 // The pool metrics: processes per state, and exits per reason (a crash
