@@ -1,11 +1,12 @@
 // Whole-binary tests of job pools (docs/jobs.md "Pools") under hostile
-// workers and clients: what an adversarial pass found. Each test names the
-// bug it pins; the ones still open are DISABLED_ with that name.
+// workers and clients: what an adversarial pass found. Each test pins one
+// bug that pass found (all fixed); the comment above it says what it was.
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -33,6 +34,7 @@ constexpr char kPython[] = "/usr/bin/python3";
 //           (800 KB: under the default max_answer of 1 MiB)
 //   echo    answers every request with output "ok"
 //   sip     reads its stdin 4 KiB every 50 ms, answers each line "ok"
+//   stubborn answers every request "ok", ignores SIGTERM and end of input
 const char kWorker[] = R"PY(import os, re, signal, sys, time
 mode = sys.argv[1]
 if mode == "early":
@@ -66,6 +68,14 @@ if mode == "sip":
             line, buf = buf.split(b"\n", 1)
             rid = json.loads(line)["id"]
             os.write(1, b'{"id":%d,"output":"ok"}\n' % rid)
+if mode == "stubborn":
+    import json
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for line in sys.stdin:
+        rid = json.loads(line)["id"]
+        os.write(1, b'{"id":%d,"output":"ok"}\n' % rid)
+    while True:
+        time.sleep(1000)
 if mode in ("deep", "echo"):
     import json
     for line in sys.stdin:
@@ -140,14 +150,14 @@ class JobsPoolAttackTest : public JobsTest {
   }
 };
 
-// BUG (open): a process that answers a run before reading all of its
+// Was a bug: a process that answers a run before reading all of its
 // request is never Idle() again (PoolProcess::Idle needs `pending` fully
 // written) yet stays live and counted in `size`. If it never reads stdin
 // again, no timeout applies (its run is over), idle_timeout does not apply
 // below `min`, and every later run waits in the queue forever (a ?wait=true
 // client gets 504). GET /jobs shows the process as "idle".
 TEST_F(JobsPoolAttackTest,
-       DISABLED_AProcessThatAnsweredBeforeReadingItsRequestBlocksNoRun) {
+       AProcessThatAnsweredBeforeReadingItsRequestBlocksNoRun) {
   Process& cf = StartJobs(
       "jobs:\n" + Job("early", "early", "{size: 1, min: 1, idle_timeout: 1s}",
                       "    timeout: 2s\n    kill_grace: 1s\n"));
@@ -168,13 +178,13 @@ TEST_F(JobsPoolAttackTest,
   EXPECT_TRUE(cf.Running());
 }
 
-// BUG (open, not only pools): a queued run that cannot start yet makes the
+// Was a bug (not only pools): a queued run that cannot start yet makes the
 // loop spin. JobRunner::NextDeadline() takes min(run.not_before) over every
 // queued run, and not_before is the submit time, long past: epoll_wait gets
 // a 0 ms timeout every turn while the run waits (a busy pool, a pool in its
 // crash back-off, a busy spawn-per-run job). Seen: ~35 % of a core with one
 // queued run, ~55 % during a crash back-off with 500 queued.
-TEST_F(JobsPoolAttackTest, DISABLED_AQueuedRunDoesNotSpinTheLoop) {
+TEST_F(JobsPoolAttackTest, AQueuedRunDoesNotSpinTheLoop) {
   Process& cf = StartJobs(
       "jobs:\n" + Job("slow", "slow", "{size: 1}", "    timeout: 20s\n"));
   ASSERT_TRUE(WaitControl(cf));
@@ -202,12 +212,12 @@ TEST_F(JobsPoolAttackTest, DISABLED_AQueuedRunDoesNotSpinTheLoop) {
             "queued");
 }
 
-// BUG (open, not only pools): DELETE on a running run resets term_sent and
+// Was a bug (not only pools): DELETE on a running run resets term_sent and
 // re-arms the SIGKILL deadline (JobRunner::Cancel then EnforceRunDeadline).
 // A client that repeats DELETE more often than kill_grace keeps a process
 // that ignores SIGTERM alive, and its run running, for as long as it likes:
 // past `timeout` and `kill_grace` both.
-TEST_F(JobsPoolAttackTest, DISABLED_RepeatedCancelsDoNotPostponeTheKill) {
+TEST_F(JobsPoolAttackTest, RepeatedCancelsDoNotPostponeTheKill) {
   const std::string ready = Path("stub-ready");
   Process& cf = StartJobs("jobs:\n" + Job("stub", "stub, " + YamlQuote(ready),
                                           "{size: 1}",
@@ -240,7 +250,7 @@ TEST_F(JobsPoolAttackTest, DISABLED_RepeatedCancelsDoNotPostponeTheKill) {
   EXPECT_TRUE(cf.Running());
 }
 
-// BUG (open): nesting depth is unbounded on both sides of the protocol, and
+// Was a bug: nesting depth is unbounded on both sides of the protocol, and
 // JsonDump (nlohmann's serializer) recurses once per level: corefork dies
 // of a stack overflow (SIGSEGV; ASan: stack-overflow in serializer::dump).
 //  - a pool process answering {"id":N,"output":[[[...]]]} 400,000 deep
@@ -249,7 +259,7 @@ TEST_F(JobsPoolAttackTest, DISABLED_RepeatedCancelsDoNotPostponeTheKill) {
 //    with Content-Type: application/json to a pool job: EncodeRequest
 //    parses the body and dumps it into the request line.
 // corefork is PID 1 in a container: one request ends the container.
-TEST_F(JobsPoolAttackTest, DISABLED_DeeplyNestedAnswerDoesNotCrashCorefork) {
+TEST_F(JobsPoolAttackTest, DeeplyNestedAnswerDoesNotCrashCorefork) {
   Process& cf = StartJobs(
       "jobs:\n" + Job("deep", "deep", "{size: 1}", "    timeout: 10s\n"));
   ASSERT_TRUE(WaitControl(cf));
@@ -258,7 +268,7 @@ TEST_F(JobsPoolAttackTest, DISABLED_DeeplyNestedAnswerDoesNotCrashCorefork) {
   EXPECT_TRUE(cf.Running()) << "corefork died on a deeply nested answer";
 }
 
-TEST_F(JobsPoolAttackTest, DISABLED_DeeplyNestedJsonBodyDoesNotCrashCorefork) {
+TEST_F(JobsPoolAttackTest, DeeplyNestedJsonBodyDoesNotCrashCorefork) {
   Process& cf = StartJobs(
       "jobs:\n" + Job("echo", "echo", "{size: 1}", "    timeout: 10s\n"));
   ASSERT_TRUE(WaitControl(cf));
@@ -275,7 +285,7 @@ TEST_F(JobsPoolAttackTest, DISABLED_DeeplyNestedJsonBodyDoesNotCrashCorefork) {
   EXPECT_TRUE(cf.Running()) << "corefork died on a deeply nested JSON body";
 }
 
-// BUG (open): a run cancelled (or timed out) while its request is still
+// Was a bug: a run cancelled (or timed out) while its request is still
 // being written counts as a protocol break. The SIGTERM kills the process;
 // its stdin's read end closes, WritePending gets EPIPE first and calls
 // BreakProtocol("closed its stdin") before OnPoolExit sees the run was
@@ -284,7 +294,7 @@ TEST_F(JobsPoolAttackTest, DISABLED_DeeplyNestedJsonBodyDoesNotCrashCorefork) {
 // "cancelled", and it adds to the crash back-off (100 ms, 200 ms, 400 ms...
 // for cancels in a row), delaying the runs behind it.
 TEST_F(JobsPoolAttackTest,
-       DISABLED_CancellingARunWhileItsRequestIsWrittenIsNoProtocolBreak) {
+       CancellingARunWhileItsRequestIsWrittenIsNoProtocolBreak) {
   Process& cf = StartJobs("jobs:\n" + Job("sip", "sip", "{size: 1}",
                                           "    timeout: 30s\n"
                                           "    kill_grace: 1s\n"));
@@ -310,13 +320,13 @@ TEST_F(JobsPoolAttackTest,
   EXPECT_TRUE(cf.Running());
 }
 
-// BUG (open): `queue` does not bound a pool's queue while its processes
+// Was a bug: `queue` does not bound a pool's queue while its processes
 // cannot take runs. Submit() answers 429 only when `running >= concurrency`
 // and the queue is full; a pool in its crash back-off (or whose processes
 // are stuck, see above) has running 0, so every request is queued, each
 // holding its body (up to 1 MiB): corefork's memory grows without bound.
 // Seen: queue: 5, 300 POSTs of 1 MiB, all 202, RSS 6 -> 306 MiB.
-TEST_F(JobsPoolAttackTest, DISABLED_TheQueueLimitHoldsDuringTheCrashBackoff) {
+TEST_F(JobsPoolAttackTest, TheQueueLimitHoldsDuringTheCrashBackoff) {
   Process& cf =
       StartJobs("jobs:\n  crash:\n    command: " + ShCommand("exit 3") +
                 "\n    on_demand: true\n    queue: 3\n"
@@ -341,6 +351,40 @@ TEST_F(JobsPoolAttackTest, DISABLED_TheQueueLimitHoldsDuringTheCrashBackoff) {
   }
   EXPECT_LE(accepted, 3) << "queue: 3, yet " << accepted
                          << " runs were queued during the back-off";
+  EXPECT_TRUE(cf.Running());
+}
+
+// Was a bug: retiring processes were not bounded. With max_runs: 1 and a
+// worker that ignores SIGTERM and end of input, each run left a process
+// behind for kill_grace: 200 runs made a pool of size 2 hold 200 processes
+// (and 400 more fds). Now at most `size` retire at once; new starts wait.
+TEST_F(JobsPoolAttackTest, RetiringProcessesArePiledUpToSizeAtMost) {
+  Process& cf = StartJobs("jobs:\n" + Job("stubborn", "stubborn",
+                                          "{size: 1, max_runs: 1}",
+                                          "    kill_grace: 1s\n"));
+  ASSERT_TRUE(WaitControl(cf));
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 4; ++i)
+    ids.push_back(RunId(Body(Submit("stubborn", "x"))));
+  size_t most = 0;
+  const bool done = PollUntil(
+      [&] {
+        std::optional<JsonValue> jobs = ParseJson(Control("GET", "/jobs").body);
+        if (jobs) {
+          const JsonValue pool = (*jobs)["jobs"].Items().at(0)["pool"];
+          most = std::max<size_t>(most, pool.Num("processes").value_or(0));
+        }
+        for (uint64_t id : ids) {
+          JsonValue run =
+              Body(Control("GET", "/jobs/runs/" + std::to_string(id)));
+          if (run.Str("state").value_or("") != "succeeded") return false;
+        }
+        return true;
+      },
+      milliseconds(15000), milliseconds(20));
+  EXPECT_TRUE(done) << Control("GET", "/jobs").body;
+  EXPECT_LE(most, 2u) << "a pool of size 1 held " << most << " processes";
+  EXPECT_GE(most, 2u) << "one retiring process and a fresh one were expected";
   EXPECT_TRUE(cf.Running());
 }
 

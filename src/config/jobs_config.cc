@@ -144,9 +144,9 @@ Status ApplyPoolMaxRss(std::string_view v, JobPoolConfig* p) {
 
 Status ApplyPoolMaxAnswer(std::string_view v, JobPoolConfig* p) {
   Result<uint64_t> bytes = ParseSize(v);
-  if (bytes.ok() && (*bytes < 1024 || *bytes > (uint64_t{64} << 20))) {
+  if (bytes.ok() && (*bytes < 1024 || *bytes > (uint64_t{4} << 20))) {
     return Status::InvalidArgument(
-        fmt::format("expected a size 1Ki..64Mi, got {}", Quote(v)));
+        fmt::format("expected a size 1Ki..4Mi, got {}", Quote(v)));
   }
   return StoreParsed(std::move(bytes), &p->max_answer);
 }

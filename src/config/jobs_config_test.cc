@@ -251,11 +251,11 @@ TEST(ConfigJobsTest, PoolErrors) {
        "jobs.yaml:6:16: jobs.a.pool.max_rss: expected a size of at least 1Mi "
        "like 512Mi (or null), got \"512Ki\""},
       {"max_answer too small", "      max_answer: 1000\n",
-       "jobs.yaml:6:19: jobs.a.pool.max_answer: expected a size 1Ki..64Mi, "
+       "jobs.yaml:6:19: jobs.a.pool.max_answer: expected a size 1Ki..4Mi, "
        "got \"1000\""},
-      {"max_answer too big", "      max_answer: 65Mi\n",
-       "jobs.yaml:6:19: jobs.a.pool.max_answer: expected a size 1Ki..64Mi, "
-       "got \"65Mi\""},
+      {"max_answer too big", "      max_answer: 5Mi\n",
+       "jobs.yaml:6:19: jobs.a.pool.max_answer: expected a size 1Ki..4Mi, "
+       "got \"5Mi\""},
       {"unknown key", "      max_run: 5\n",
        "jobs.yaml:6:7: unknown key \"jobs.a.pool.max_run\" (did you mean "
        "\"jobs.a.pool.max_runs\"?)"},

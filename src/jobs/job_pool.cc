@@ -33,6 +33,10 @@ using std::chrono::milliseconds;
 // long, doubled per consecutive failure up to kMaxBackoff.
 constexpr milliseconds kFirstBackoff{100};
 constexpr milliseconds kMaxBackoff{10'000};
+// A process that closed its stdout or stdin is usually exiting: its exit,
+// with its status, is awaited this long before it counts as a protocol
+// break and is killed.
+constexpr milliseconds kClosedGrace{200};
 
 milliseconds Backoff(int failures) {
   milliseconds delay = kFirstBackoff * (1 << std::min(failures - 1, 10));
@@ -63,7 +67,11 @@ bool JobRunner::PoolCanTake(const Job& job, TimePoint now) const {
   for (pid_t pid : job.pool->processes) {
     if (pool_procs_.at(pid)->Idle()) return true;
   }
-  return LivePoolProcesses(job) < job.pool->size && now >= job.pool->next_start;
+  // Retiring processes are not counted in size, but at most size of them
+  // at once: ones that ignore their SIGTERM for kill_grace must not pile up.
+  const int all = static_cast<int>(job.pool->processes.size());
+  return LivePoolProcesses(job) < job.pool->size && all < 2 * job.pool->size &&
+         now >= job.pool->next_start;
 }
 
 void JobRunner::StartPoolRun(Job& job, Run& run, TimePoint now) {
@@ -208,8 +216,9 @@ void JobRunner::WritePending(PoolProcess& process) {
       }
       return;
     }
-    // EPIPE: it closed its stdin, so it can take no request again.
-    return BreakProtocol(process, "closed its stdin");
+    // EPIPE: it closed its stdin (or is exiting), so it can take no
+    // request again.
+    return Closed(process, "closed its stdin", Clock::now());
   }
   if (process.in_watched) {
     epoll_ctl(options_.epoll_fd, EPOLL_CTL_DEL, process.in.get(), nullptr);
@@ -259,20 +268,39 @@ void JobRunner::ReadAnswers(PoolProcess& process, size_t max_bytes,
                             process.run));
       break;
     }
+    // The rest of its request would be read as the next one's start.
+    const bool unread = process.pending_from < process.pending.size();
     Answered(job, process, answer, now);
+    if (unread) {
+      BreakProtocol(process, "answered before reading all of its request");
+    }
   }
   if (!fed.ok()) return BreakProtocol(process, fed.message());
-  if (eof) {
-    // Usually it is exiting (its exit comes next and ends its run). One that
-    // closed stdout and lives on can answer nothing again: it takes no run,
-    // and gets SIGKILL after the grace.
-    pool_pipes_.erase(process.serials[0]);
-    process.out.Reset();
-    if (!process.retiring) {
-      process.retiring = true;
-      process.kill_at = now + jobs_[process.job]->config.kill_grace;
-      UpdatePoolGauges(*jobs_[process.job]);
+  if (eof) Closed(process, "closed its stdout", now);
+}
+
+void JobRunner::Closed(PoolProcess& process, const std::string& what,
+                       TimePoint now) {
+  if (what == "closed its stdout") {
+    // Nothing more to read. Its stdin stays open: told "end of input", it
+    // would exit 0 and look like a crash rather than the break it is.
+    if (process.out.valid()) {
+      pool_pipes_.erase(process.serials[0]);
+      process.out.Reset();
     }
+  } else if (process.in.valid()) {  // EPIPE: nothing more can be written
+    pool_pipes_.erase(process.serials[2]);
+    process.in_watched = false;
+    process.in.Reset();
+  }
+  if (!process.closed.empty() || !process.broken.empty()) return;
+  process.closed = what;
+  // It takes no run again. Its exit usually follows at once (a crash, or the
+  // SIGTERM of a timeout or cancel); if not, TickPools breaks the protocol.
+  if (!process.retiring || process.stop_reason.empty()) {
+    process.retiring = true;
+    process.kill_at = std::min(process.kill_at, now + kClosedGrace);
+    UpdatePoolGauges(*jobs_[process.job]);
   }
 }
 
@@ -432,11 +460,15 @@ void JobRunner::OnPoolExit(PoolProcess& process, int status, TimePoint now) {
 void JobRunner::TickPools(TimePoint now) {
   for (auto& [pid, process] : pool_procs_) {
     if (process->retiring && now >= process->kill_at) {
+      process->kill_at = TimePoint::max();
+      if (!process->closed.empty() && process->stop_reason.empty()) {
+        BreakProtocol(*process, process->closed);
+        continue;
+      }
       spdlog::warn("job {}: pool process {} still running; SIGKILL",
                    process->job, pid);
       kill(-pid, SIGKILL);
       kill(pid, SIGKILL);
-      process->kill_at = TimePoint::max();
     }
   }
   for (auto& [name, job] : jobs_) {

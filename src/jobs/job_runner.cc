@@ -447,9 +447,11 @@ void JobRunner::Finish(Job& job, Run& run, TimePoint now) {
                                   : "",
                  run.error.empty() ? "" : ": " + run.error.substr(0, 500));
   }
-  CommandReply reply{200, run.Json(), {}};
-  for (auto& waiter : run.waiters) waiter.set_value(reply);
-  run.waiters.clear();
+  if (!run.waiters.empty()) {  // the JSON of a big output costs a copy
+    CommandReply reply{200, run.Json(), {}};
+    for (auto& waiter : run.waiters) waiter.set_value(reply);
+    run.waiters.clear();
+  }
   run.input.clear();
   run.input.shrink_to_fit();
   active_.erase(run.id);
@@ -529,10 +531,16 @@ void JobRunner::Tick(TimePoint now) {
 
 JobRunner::TimePoint JobRunner::NextDeadline() const {
   TimePoint next = TimePoint::max();
+  const TimePoint now = Clock::now();
   for (uint64_t id : active_) {
     const Run& run = *runs_.at(id);
     if (run.state == RunState::kRunning) next = std::min(next, run.deadline);
-    if (run.state == RunState::kQueued) next = std::min(next, run.not_before);
+    // A retry's back-off. A run that waits for a free slot or process is
+    // woken by that slot's end (an exit, an answer), not by a deadline: a
+    // past not_before here would make the loop spin while it waits.
+    if (run.state == RunState::kQueued && run.not_before > now) {
+      next = std::min(next, run.not_before);
+    }
   }
   for (const auto& [name, job] : jobs_) {
     next = std::min(next, job->schedule.next());
@@ -636,7 +644,12 @@ CommandReply JobRunner::Submit(Command& command, TimePoint now,
     return reject(409, "not_on_demand",
                   "job " + job.config.name + " is not on_demand");
   }
-  if (job.running >= job.concurrency &&
+  // Refused when it would wait and the queue is full. A run that would wait
+  // although fewer than `concurrency` run (a pool in its crash back-off, a
+  // retry ahead of it) counts against the queue too.
+  const bool starts_now = job.running < job.concurrency && job.queue.empty() &&
+                          (!job.pool || PoolCanTake(job, now));
+  if (!starts_now &&
       job.queue.size() >= static_cast<size_t>(job.config.queue)) {
     CommandReply reply = reject(
         429, "queue_full",
@@ -676,8 +689,10 @@ CommandReply JobRunner::Cancel(uint64_t id, TimePoint now) {
                  fmt::format("run {} already {}", id, StateName(run->state)));
   }
   run->cancelled = true;
-  run->term_sent = false;
-  EnforceRunDeadline(*run, now);  // SIGTERM now, SIGKILL after the grace
+  // SIGTERM now, SIGKILL after the grace; a run already being stopped (a
+  // timeout, an earlier cancel) keeps its SIGKILL deadline: repeating DELETE
+  // must not postpone it.
+  if (!run->term_sent) EnforceRunDeadline(*run, now);
   return CommandReply{202, run->Json(), {}};
 }
 

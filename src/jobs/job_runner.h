@@ -125,6 +125,9 @@ class JobRunner {
   void Answered(Job& job, PoolProcess& process, const PoolAnswer& answer,
                 TimePoint now);
   void BreakProtocol(PoolProcess& process, const std::string& why);
+  // It closed stdout or stdin (`what`): no run again; killed as a protocol
+  // break unless it exits within a short grace.
+  void Closed(PoolProcess& process, const std::string& what, TimePoint now);
   void RetirePoolProcess(Job& job, PoolProcess& process,
                          const std::string& reason, TimePoint now);
   void OnPoolExit(PoolProcess& process, int status, TimePoint now);

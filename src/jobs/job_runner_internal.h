@@ -95,7 +95,8 @@ struct JobRunner::PoolProcess {
   // Why corefork ended it (a metrics reason: max_runs, memory, idle,
   // shutdown, protocol); empty while it has not been asked to go.
   std::string stop_reason;
-  std::string broken;                    // the protocol error that ended it
+  std::string broken;  // the protocol error that ended it
+  std::string closed;  // "closed its stdout" (or stdin): it is going away
   TimePoint kill_at = TimePoint::max();  // SIGKILL due (retiring, grace over)
   OutputCapture idle_err;                // stderr between runs: logged only
   LogBudget log_budget;

@@ -75,7 +75,12 @@ void OutputCapture::Emit(const std::string& line, LogBudget& budget,
     ++suppressed_total_;
     return;
   }
-  ReportSuppressed();
+  // Under a flood a line passes whenever the budget refills: the count of
+  // those held back is reported once a second, not before every such line.
+  if (now - last_report_ >= std::chrono::seconds(1)) {
+    ReportSuppressed();
+    last_report_ = now;
+  }
   spdlog::info("{}: {}", label_, line);
 }
 

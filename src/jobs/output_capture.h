@@ -88,6 +88,7 @@ class OutputCapture {
   bool truncated_ = false;
   LineSplitter lines_{kMaxLogLine};
   uint64_t suppressed_ = 0;  // lines held back since the last report
+  Clock::time_point last_report_{};
   uint64_t suppressed_total_ = 0;
 };
 

@@ -161,6 +161,31 @@ TEST(OutputCaptureTest, TheBudgetHoldsBackAFloodAndSaysHowMuch) {
   EXPECT_EQ(out.kept().size(), 2 * flood.size() + 2);
 }
 
+// Under a steady flood a line passes each time the budget refills (every
+// 100 ms here): the "not logged" count is reported once a second, not before
+// each of those lines (it was 10 warnings a second).
+TEST(OutputCaptureTest, AFloodIsSummarizedOnceASecond) {
+  CapturedLog log;
+  OutputCapture out("job z run 1 stderr", 0);
+  const Clock::time_point t0 = Clock::now();
+  LogBudget budget({.burst_lines = 1,
+                    .lines_per_second = 10,
+                    .burst_bytes = 1 << 20,
+                    .bytes_per_second = 1 << 20},
+                   t0);
+  std::string flood;
+  for (int i = 0; i < 100; ++i) flood += "z\n";
+  for (int tick = 0; tick < 30; ++tick) {  // 3 s, every 100 ms
+    out.Consume(flood.data(), flood.size(), budget,
+                t0 + std::chrono::milliseconds(100 * tick));
+  }
+  EXPECT_EQ(log.Count("stderr: z\n"), 30u) << log.text();
+  EXPECT_LE(log.Count(" line(s) not logged"), 3u) << log.text();
+  EXPECT_GE(log.Count(" line(s) not logged"), 2u) << log.text();
+  out.EndAttempt(budget, t0 + seconds(3));
+  EXPECT_EQ(out.suppressed(), 30u * 99);
+}
+
 TEST(OutputCaptureTest, DropFreesTheKeptBytes) {
   OutputCapture out("job j run 1 stdout", 1 << 20);
   out.set_kept(std::string(100000, 'z'));

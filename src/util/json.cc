@@ -32,7 +32,12 @@ Result<Json> JsonParse(std::string_view text, size_t max_bytes) {
   // things at once is refused instead. One set of keys per open object.
   std::vector<std::set<std::string>> keys;
   std::string duplicate;
-  auto check = [&](int, Json::parse_event_t event, Json& parsed) {
+  bool too_deep = false;
+  auto check = [&](int depth, Json::parse_event_t event, Json& parsed) {
+    if (depth > kMaxJsonDepth) {
+      too_deep = true;
+      return false;  // nothing below this depth is kept
+    }
     switch (event) {
       case Json::parse_event_t::object_start:
         keys.emplace_back();
@@ -54,6 +59,10 @@ Result<Json> JsonParse(std::string_view text, size_t max_bytes) {
   };
   try {
     Json value = Json::parse(text.begin(), text.end(), check);
+    if (too_deep) {
+      return Status::InvalidArgument("nested deeper than " +
+                                     std::to_string(kMaxJsonDepth) + " levels");
+    }
     if (!duplicate.empty()) {
       return Status::InvalidArgument("duplicate key \"" + duplicate + "\"");
     }

@@ -120,12 +120,24 @@ TEST(JsonTest, RefusesTextsOverTheLimitUnread) {
       << parsed.status().message();
 }
 
-TEST(JsonTest, DeepNestingIsAnErrorOrAValueNeverACrash) {
-  std::string deep(100000, '[');
-  auto parsed = JsonParse(deep);
-  EXPECT_FALSE(parsed.ok());
-  deep += std::string(100000, ']');
-  EXPECT_TRUE(JsonParse(deep).ok());
+// Dumping recurses once per level: a value nested 400,000 deep (800 KB of
+// text) overflowed the stack in JsonDump before parsing refused it.
+TEST(JsonTest, DeepNestingIsRefusedNeverACrash) {
+  std::string unclosed(100000, '[');
+  EXPECT_FALSE(JsonParse(unclosed).ok());
+  const std::string deep = std::string(400000, '[') + std::string(400000, ']');
+  auto parsed = JsonParse(deep, deep.size());
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.status().message(), "nested deeper than 128 levels");
+  std::string nested_objects;
+  for (int i = 0; i < 129; ++i) nested_objects += "{\"a\":";
+  nested_objects += "1" + std::string(129, '}');
+  EXPECT_FALSE(JsonParse(nested_objects).ok());
+  const std::string limit =
+      std::string(kMaxJsonDepth, '[') + std::string(kMaxJsonDepth, ']');
+  auto ok = JsonParse(limit);
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ(JsonDump(*ok), limit);
 }
 
 }  // namespace
