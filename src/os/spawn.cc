@@ -217,7 +217,10 @@ Result<pid_t> Spawn(const SpawnOptions& options, SpawnFailure* failure) {
   std::string step = const_cast<const char*>(plan.step);
   waitpid(pid, nullptr, 0);
   if (failure != nullptr) *failure = {error, step};
-  return PosixError(step + " " + options.path, error);
+  // Name what the failing step was about: the directory for chdir, else
+  // the program.
+  return PosixError(
+      step + " " + (step == "chdir" ? options.workdir : options.path), error);
 }
 
 Result<std::string> ResolveExecutable(const std::string& name,

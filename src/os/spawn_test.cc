@@ -191,6 +191,22 @@ TEST(SpawnTest, ExecFailuresAreReportedWithErrno) {
   unlink(cases[1].path);
 }
 
+// A working directory that cannot be entered is named as such (it used to
+// read "chdir /bin/true: No such file or directory").
+TEST(SpawnTest, AChdirFailureNamesTheDirectory) {
+  SpawnOptions options;
+  options.path = "/bin/true";
+  options.argv = {"/bin/true"};
+  options.workdir = "/nonexistent/dir";
+  SpawnFailure failure;
+  Result<pid_t> pid = Spawn(options, &failure);
+  ASSERT_FALSE(pid.ok());
+  EXPECT_EQ(failure.step, "chdir");
+  EXPECT_EQ(failure.error, ENOENT);
+  EXPECT_EQ(pid.status().message().rfind("chdir /nonexistent/dir: ", 0), 0u)
+      << pid.status().message();
+}
+
 TEST(SpawnTest, ResolveExecutableSearchesPath) {
   char dir_template[] = "/tmp/spawn_test.XXXXXX";
   ASSERT_NE(mkdtemp(dir_template), nullptr);
