@@ -1,7 +1,7 @@
-// The `fib` job of corefork-jobs.yaml: computes fib(n) the slow (recursive)
-// way and prints it. n comes from the command line (`node fib.js 25`), else
+// The `fib` job, one process per run (the spawn-per-run alternative in
+// corefork-jobs.yaml): computes fib(n) the slow (recursive) way and prints it. n comes from the command line (`node fib.js 25`), else
 // from stdin (the body of POST /jobs/fib/runs: `25` or `{"n":25}`), else 30.
-// Exit code 2 for a bad n.
+// Exit code 2 for a bad n. fib-pool.js is the same job as a pool worker.
 'use strict';
 
 const fs = require('fs');
@@ -46,11 +46,16 @@ function parseN(text) {
   return n;
 }
 
-let n;
-try {
-  n = parseN(input());
-} catch (err) {
-  console.error(`fib.js: ${err.message}`);
-  process.exit(2);
+// fib-pool.js (the same job as a pool worker) shares the parsing and fib.
+module.exports = { fib, parseN };
+
+if (require.main === module) {
+  let n;
+  try {
+    n = parseN(input());
+  } catch (err) {
+    console.error(`fib.js: ${err.message}`);
+    process.exit(2);
+  }
+  console.log(String(fib(n)));
 }
-console.log(String(fib(n)));

@@ -22,8 +22,9 @@ function fib(n) {
 // Runs corefork job `name` with `input` as its stdin and waits for it to end
 // (POST /jobs/NAME/runs?wait=true on the control socket, see docs/jobs.md).
 // callback(err, run, httpStatus): run is the finished run's JSON (state,
-// exit_code, signal, stdout, stderr, ...); err for a refusal (404, 409, 429
-// queue full, 503 shutting down) or when the socket cannot be reached.
+// exit_code, signal, error, stdout, stderr, ...); err for a refusal (404,
+// 409, 429 queue full, 503 shutting down) or when the socket cannot be
+// reached.
 function runJob(name, input, callback) {
   const socketPath = process.env.COREFORK_CONTROL_SOCKET;
   if (!socketPath) {
@@ -82,8 +83,9 @@ const server = http.createServer((req, res) => {
   } else if (path === '/main') {
     res.end(`fib(30)=${fib(30)} worker ${workerId} pid ${process.pid}\n`);
   } else if (path === '/child') {
-    // The same work, offloaded to corefork's `fib` job (fib.js in a child
-    // process): this worker's event loop stays free meanwhile.
+    // The same work, offloaded to corefork's `fib` job (a fib-pool.js pool
+    // process, or fib.js started for the run without a pool): this worker's
+    // event loop stays free meanwhile. Both print the same stdout.
     runJob('fib', JSON.stringify({ n: 30 }), (err, run, status) => {
       if (err) {
         res.statusCode = status === 429 || status === 503 ? 503 : 502;
@@ -91,9 +93,12 @@ const server = http.createServer((req, res) => {
         res.end(`fib job: ${err.message}\n`);
       } else if (run.state !== 'succeeded') {
         res.statusCode = 502;
+        // `error`: what a pool process answered, or why corefork ended the
+        // run; stderr: what the process itself wrote.
+        const why = [run.error, (run.stderr ?? '').trimEnd()].filter(Boolean).join('; ');
         res.end(`fib job run ${run.id} ${run.state}` +
-          (run.exit_code !== null ? ` with exit code ${run.exit_code}` : '') +
-          (run.signal ? ` by ${run.signal}` : '') + `: ${run.stderr}\n`);
+          (run.exit_code != null ? ` with exit code ${run.exit_code}` : '') +
+          (run.signal ? ` by ${run.signal}` : '') + `: ${why}\n`);
       } else {
         res.setHeader('X-Job-Run', String(run.id));
         res.end(run.stdout);
