@@ -253,7 +253,7 @@ TEST_F(ClientTest, JobsListsEveryJob) {
   CliResult r = Cli({"jobs"});
   ASSERT_EQ(r.code, 0) << Show(r);
   EXPECT_TRUE(
-      r.out.starts_with("NAME   TRIGGERS   RUNNING  QUEUED  LAST "
+      r.out.starts_with("NAME   TRIGGERS   RUNNING  QUEUED  POOL  LAST "
                         "RESULT"))
       << r.out;
   for (const char* name : {"\nfail ", "\nnap ", "\nupper "}) {
