@@ -10,8 +10,8 @@
 #   worker-threads  Node worker_threads in one process (bench/jobs/
 #                   worker_threads.js): POOL_SIZE threads, the round trip
 #                   measured on the main thread; no corefork at all
-#   pooled-max-runs-0  as pooled, with `max_runs: 0` (never recycled): the
-#                   cost of the default max_runs (1000) at thousands of runs/s
+#   pooled-max-runs-0  as pooled, with `max_runs: 0` (never recycled, the
+#                   default): the cost of max_runs: 1000 at thousands of runs/s
 #
 #   bench/jobs/pool.sh                      # ROUNDS=5 DURATION=3 CONCURRENCIES="1 4"
 #   NO_BUILD=1 COREFORK=build/corefork bench/jobs/pool.sh
@@ -35,7 +35,7 @@ WARMUP=${WARMUP:-0.5}            # seconds, discarded, before each measurement
 CONCURRENCIES=${CONCURRENCIES:-"1 4"}
 POOL_SIZE=${POOL_SIZE:-2}        # pool size, spawn concurrency, threads
 N=${N:-20}                       # fib(N)
-MAX_RUNS=${MAX_RUNS:-}           # pool.max_runs; empty: corefork's default
+MAX_RUNS=${MAX_RUNS-1000}        # the pooled job's pool.max_runs; empty: corefork's default (0)
 MODES=${MODES:-"pooled spawn worker-threads pooled-max-runs-0"}
 BUILD_DIR=${BUILD_DIR:-$REPO_ROOT/build-bench}
 COREFORK=${COREFORK:-$BUILD_DIR/corefork}

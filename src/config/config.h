@@ -116,7 +116,7 @@ enum class Overlap { kSkip, kQueue, kAllow };
 struct JobPoolConfig {
   int size = 0;            // processes at most (= concurrency); 0: CPU count
   std::optional<int> min;  // kept running while idle; default: size if warm
-  int max_runs = 1000;     // runs per process, then it is replaced; 0: no limit
+  int max_runs = 0;        // runs per process, then it is replaced; 0: no limit
   Duration idle_timeout{300'000};  // an idle process above min stops; 0: never
   bool warm = false;       // start min processes at start, not on first use
   bool readiness = false;  // /readyz waits for a running process (implies warm)

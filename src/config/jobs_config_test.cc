@@ -206,7 +206,7 @@ TEST(ConfigJobsTest, PoolDefaults) {
     EXPECT_EQ(a.pool->size, c.size) << c.name;
     EXPECT_EQ(a.pool->warm, c.warm) << c.name;
     EXPECT_FALSE(a.pool->min.has_value()) << c.name;
-    EXPECT_EQ(a.pool->max_runs, 1000) << c.name;
+    EXPECT_EQ(a.pool->max_runs, 0) << c.name;
     EXPECT_EQ(a.pool->idle_timeout.count(), 300'000) << c.name;
     EXPECT_FALSE(a.pool->max_rss.has_value()) << c.name;
     EXPECT_EQ(a.pool->max_answer, 1024u * 1024) << c.name;
