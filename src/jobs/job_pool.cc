@@ -118,20 +118,9 @@ JobRunner::PoolProcess* JobRunner::StartPoolProcess(Job& job, TimePoint now,
     our_ends[i].Reset(i == 0 ? fds[1] : fds[0]);
     fcntl(our_ends[i].get(), F_SETFL, O_NONBLOCK);
   }
-  SpawnOptions options;
-  options.path = job.executable;
-  options.argv = job.config.command;
-  options.env = options_.base_env;
-  for (const auto& [key, value] : job.config.env)
-    options.env.push_back(key + "=" + value);
-  options.env.push_back("COREFORK_JOB=" + job.config.name);
-  options.env.push_back("COREFORK_POOL_SIZE=" + std::to_string(pool.size));
-  options.stdin_fd = child_ends[0].get();
-  options.stdout_fd = child_ends[1].get();
-  options.stderr_fd = child_ends[2].get();
-  options.workdir = job.config.workdir;
-  options.uid = job.uid;
-  options.gid = job.gid;
+  SpawnOptions options = JobSpawnOptions(
+      job, "COREFORK_POOL_SIZE=" + std::to_string(pool.size),
+      child_ends[0].get(), child_ends[1].get(), child_ends[2].get());
   SpawnFailure failure;
   Result<pid_t> pid = Spawn(options, &failure);
   ++pool.starts;

@@ -273,20 +273,9 @@ void JobRunner::StartRun(Job& job, Run& run, TimePoint now) {
     write_ends[i].Reset(fds[1]);
     fcntl(fds[0], F_SETFL, O_NONBLOCK);
   }
-  SpawnOptions options;
-  options.path = job.executable;
-  options.argv = job.config.command;
-  options.env = options_.base_env;
-  for (const auto& [key, value] : job.config.env)
-    options.env.push_back(key + "=" + value);
-  options.env.push_back("COREFORK_JOB=" + job.config.name);
-  options.env.push_back("COREFORK_RUN_ID=" + std::to_string(run.id));
-  options.stdin_fd = input.get();
-  options.stdout_fd = write_ends[0].get();
-  options.stderr_fd = write_ends[1].get();
-  options.workdir = job.config.workdir;
-  options.uid = job.uid;
-  options.gid = job.gid;
+  SpawnOptions options =
+      JobSpawnOptions(job, "COREFORK_RUN_ID=" + std::to_string(run.id),
+                      input.get(), write_ends[0].get(), write_ends[1].get());
   SpawnFailure failure;
   Result<pid_t> pid = Spawn(options, &failure);
   if (!pid.ok()) {
@@ -320,6 +309,27 @@ void JobRunner::StartRun(Job& job, Run& run, TimePoint now) {
   }
   ++job.running;
   spdlog::debug("job {} run {} started (pid {})", run.job, run.id, run.pid);
+}
+
+SpawnOptions JobRunner::JobSpawnOptions(const Job& job,
+                                        const std::string& extra_env,
+                                        int stdin_fd, int stdout_fd,
+                                        int stderr_fd) const {
+  SpawnOptions options;
+  options.path = job.executable;
+  options.argv = job.config.command;
+  options.env = options_.base_env;
+  for (const auto& [key, value] : job.config.env)
+    options.env.push_back(key + "=" + value);
+  options.env.push_back("COREFORK_JOB=" + job.config.name);
+  options.env.push_back(extra_env);
+  options.stdin_fd = stdin_fd;
+  options.stdout_fd = stdout_fd;
+  options.stderr_fd = stderr_fd;
+  options.workdir = job.config.workdir;
+  options.uid = job.uid;
+  options.gid = job.gid;
+  return options;
 }
 
 void JobRunner::FailToStart(Job& job, Run& run, int exit_code,

@@ -27,6 +27,7 @@
 #include "jobs/run_history.h"
 #include "loop/commands.h"
 #include "metrics/metrics.h"
+#include "os/spawn.h"
 
 namespace corefork {
 
@@ -95,6 +96,11 @@ class JobRunner {
   void StartRun(Job& job, Run& run, TimePoint now);
   void FailToStart(Job& job, Run& run, int exit_code, const std::string& why,
                    TimePoint now);
+  // How a run's or a pool process's process starts: the job's command,
+  // environment (plus COREFORK_JOB and `extra_env`), workdir and user.
+  SpawnOptions JobSpawnOptions(const Job& job, const std::string& extra_env,
+                               int stdin_fd, int stdout_fd,
+                               int stderr_fd) const;
   void Finish(Job& job, Run& run, TimePoint now);
   void FireSchedule(Job& job, TimePoint now);
   void ScheduleNext(Job& job, TimePoint now);
