@@ -16,8 +16,9 @@
 #   bench/jobs/pool.sh                      # ROUNDS=5 DURATION=3 CONCURRENCIES="1 4"
 #   NO_BUILD=1 COREFORK=build/corefork bench/jobs/pool.sh
 #
-# The control-socket client is bench/jobs/poolclient.c (jobclient.c plus
-# per-request latency): one thread per client, one request per connection.
+# The control-socket client is bench/jobs/jobclient.c with --latency (run.sh's
+# client plus per-request latency): one thread per client, one request per
+# connection.
 # Every round starts a fresh corefork per concurrency level (an idle `sleep`
 # worker and both jobs), then runs the modes in a rotating order, each with a
 # warm-up (which also starts the pool's processes). Medians over the rounds
@@ -40,65 +41,21 @@ MODES=${MODES:-"pooled spawn worker-threads pooled-max-runs-0"}
 BUILD_DIR=${BUILD_DIR:-$REPO_ROOT/build-bench}
 COREFORK=${COREFORK:-$BUILD_DIR/corefork}
 RESULTS_DIR=${RESULTS_DIR:-$REPO_ROOT/bench/results}
-CLK_TCK=$(getconf CLK_TCK)
 POOL_WORKER=$REPO_ROOT/examples/pool/pool_worker.js
 SPAWN_JOB=$REPO_ROOT/examples/node/fib.js
+LOG_TAG=bench-pool
 
-log() { printf '[bench-pool %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/corefork-bench-pool.XXXXXX")
-CF_PID=""
-cleanup() {
-  local rc=$?
-  set +e
-  if [[ -n "$CF_PID" ]]; then
-    kill -KILL -- "-$CF_PID" 2>/dev/null
-    wait "$CF_PID" 2>/dev/null
-  fi
-  if [[ $rc -ne 0 ]]; then log "logs kept in $TMP"; else rm -rf "$TMP"; fi
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-apt_install() {
-  [[ $(id -u) -eq 0 ]] || die "$* missing and not root: apt-get install -y $*"
-  log "installing $* with apt-get"
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-}
+# shellcheck source=bench/jobs/lib.sh
+. "$HERE/lib.sh"
+bench_setup bench-pool
 
 # ------------------------------------------------------------- build -------
 
 command -v node >/dev/null || die "node (20+) is required (the jobs and worker-threads)"
-command -v cc >/dev/null || apt_install gcc libc6-dev
-if [[ -z "${NO_BUILD:-}" ]]; then
-  if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
-    command -v cmake >/dev/null || apt_install cmake
-    command -v ninja >/dev/null || apt_install ninja-build
-    log "configuring corefork in $BUILD_DIR"
-    cmake -S "$REPO_ROOT" -B "$BUILD_DIR" -G Ninja >"$TMP/cmake.log" 2>&1 ||
-      { tail -20 "$TMP/cmake.log" >&2; die "cmake configure failed"; }
-  fi
-  log "building corefork (incremental) in $BUILD_DIR"
-  cmake --build "$BUILD_DIR" --target corefork >"$TMP/build.log" 2>&1 ||
-    { tail -20 "$TMP/build.log" >&2; die "corefork build failed"; }
-fi
-[[ -x "$COREFORK" ]] || die "no corefork binary at $COREFORK"
-cc -O2 -Wall -Wextra -pthread -o "$TMP/poolclient" "$HERE/poolclient.c" ||
-  die "cannot compile poolclient.c"
+build_corefork
+build_client jobclient
 
 # ------------------------------------------------------------ corefork -----
-
-unset COREFORK_CONFIG COREFORK_CONTROL_SOCKET COREFORK_ADMIN COREFORK_WORKERS \
-  COREFORK_PORT COREFORK_HOST COREFORK_LOG_LEVEL LISTEN_FDS LISTEN_PID NODE_OPTIONS
-
-free_port() {
-  node -e 'const s = require("net").createServer();
-    s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
-}
 
 # GET TARGET on the control socket; the body on stdout ("" on failure).
 control_get() {
@@ -108,6 +65,7 @@ control_get() {
 }
 
 # "starts processes" of job $1 from GET /jobs ("- -" without a pool).
+# shellcheck disable=SC2016  # ${...} in the script is a JS template literal
 pool_counts() {
   control_get /jobs | node -e '
     let t = ""; process.stdin.on("data", (c) => (t += c)).on("end", () => {
@@ -116,16 +74,6 @@ pool_counts() {
       const p = (list.find((x) => x.name === process.argv[1]) ?? {}).pool;
       console.log(p ? `${p.starts} ${p.processes}` : "- -");
     });' "$1"
-}
-
-# Clock ticks of PID itself (utime + stime) and of the children it reaped
-# (cutime + cstime).
-cpu_ticks() {
-  local s
-  s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo "0 0"; return; }
-  local -a f
-  read -ra f <<<"${s##*) }"
-  echo "$(( f[11] + f[12] )) $(( f[13] + f[14] ))"
 }
 
 # "PID TICKS" for every live child of corefork (the worker, pool processes,
@@ -155,28 +103,15 @@ job_ticks() {
     }' "$before" "$after"
 }
 
-busy_ticks() {  # non-idle ticks of the whole machine
-  local -a f
-  read -ra f </proc/stat
-  echo $(( f[1] + f[2] + f[3] + f[6] + f[7] + f[8] ))
-}
-
-# Starts corefork with jobs fib-spawn, fib-pool and fib-pool-max-runs-0 (the
-# pools only when their mode is in MODES); sets CF_PID, SOCK.
+# Starts corefork (CONC unused, TAG) with jobs fib-spawn, fib-pool and
+# fib-pool-max-runs-0 (the pools only when their mode is in MODES); sets
+# CF_PID, SOCK.
 start_corefork() {
-  local tag=$1
+  local tag=$2
   SOCK=$TMP/control-$tag.sock
   local cfg=$TMP/corefork-$tag.yaml
-  cat >"$cfg" <<EOF
-command: [sleep, "1000000"]    # an idle worker: only the jobs are measured
-workers: 1
-host: 127.0.0.1
-port: $(free_port)
-admin: 127.0.0.1:0
-ready: {mode: none}            # sleep never listens: no ready timeout restarts
-shutdown: {drain_delay: 0s, timeout: 5s}
-control: {socket: $SOCK}
-jobs:
+  config_head 'ready: {mode: none}            # sleep never listens: no ready timeout restarts' >"$cfg"
+  cat >>"$cfg" <<EOF
   fib-spawn:
     command: [node, "$SPAWN_JOB"]
     on_demand: true
@@ -201,25 +136,7 @@ EOF
     queue: 1000
     pool: {size: $POOL_SIZE, max_runs: 0}
 EOF
-  "$COREFORK" check-config "$cfg" >"$TMP/check.log" 2>&1 ||
-    { cat "$TMP/check.log" >&2; die "corefork check-config $cfg failed (no pools in this binary?)"; }
-  setsid "$COREFORK" --config "$cfg" >"$TMP/corefork-$tag.log" 2>&1 </dev/null &
-  CF_PID=$!
-  local deadline=$(( SECONDS + 15 ))
-  until [[ -n "$(control_get /jobs)" ]]; do
-    kill -0 "$CF_PID" 2>/dev/null || { tail -20 "$TMP/corefork-$tag.log" >&2; die "corefork exited"; }
-    (( SECONDS < deadline )) || die "corefork's control socket did not answer within 15s"
-    sleep 0.05
-  done
-}
-
-stop_corefork() {
-  kill -TERM "$CF_PID" 2>/dev/null || true
-  local deadline=$(( SECONDS + 10 ))
-  while kill -0 "$CF_PID" 2>/dev/null && (( SECONDS < deadline )); do sleep 0.05; done
-  kill -KILL -- "-$CF_PID" 2>/dev/null || true
-  wait "$CF_PID" 2>/dev/null || true
-  CF_PID=""
+  launch_corefork "$cfg" "$tag" " (no pools in this binary?)"
 }
 
 # One measurement of MODE at concurrency C for SECS seconds (warm-up WARM,
@@ -229,10 +146,10 @@ measure() {
   local mode=$1 conc=$2 secs=$3 warm=$4
   local body="{\"n\":$N}"
   case "$mode" in
-    pooled) "$TMP/poolclient" "$SOCK" "$conc" "$secs" fib-pool "$body" "$expect" ;;
+    pooled) "$TMP/jobclient" --latency "$SOCK" "$conc" "$secs" run fib-pool "$body" "$expect" ;;
     pooled-max-runs-0)
-      "$TMP/poolclient" "$SOCK" "$conc" "$secs" fib-pool-max-runs-0 "$body" "$expect" ;;
-    spawn) "$TMP/poolclient" "$SOCK" "$conc" "$secs" fib-spawn "$body" "$expect" ;;
+      "$TMP/jobclient" --latency "$SOCK" "$conc" "$secs" run fib-pool-max-runs-0 "$body" "$expect" ;;
+    spawn) "$TMP/jobclient" --latency "$SOCK" "$conc" "$secs" run fib-spawn "$body" "$expect" ;;
     worker-threads) node "$HERE/worker_threads.js" "$POOL_SIZE" "$conc" "$secs" "$warm" "$N" ;;
     *) die "unknown mode $mode" ;;
   esac
@@ -241,66 +158,54 @@ measure() {
 # What every answer must contain: the run's stdout starts with fib(N).
 expect="\"stdout\":\"$(node -e "const f = (k) => (k < 2 ? k : f(k - 1) + f(k - 2)); console.log(f($N))")"
 
-field() { sed -n "s/.*\b$1=\([0-9.]*\).*/\1/p" <<<"$2"; }  # "ok=1 cpu=2" -> value
-ticks_s() { awk -v t="$1" -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", t / hz }'; }
-
 # ---------------------------------------------------------------- runs -----
 
 read -ra modes <<<"$MODES"
-n=${#modes[@]}
-RAW=$TMP/runs.tsv
-printf 'round\tconcurrency\tmode\trate\tok\tfail\tp50_ms\tp90_ms\tp99_ms\tmax_ms\tpids\tclient_cpu_s\tcorefork_cpu_s\tjob_cpu_s\tmachine_busy\tload1_before\tload1_after\tpool_starts\tpool_processes\n' >"$RAW"
-loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)
-started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+begin_runs round concurrency mode rate ok fail p50_ms p90_ms p99_ms max_ms pids client_cpu_s \
+  corefork_cpu_s job_cpu_s machine_busy load1_before load1_after pool_starts pool_processes
 log "fib($N), pool size $POOL_SIZE, $ROUNDS round(s) x concurrency {$CONCURRENCIES} x {${modes[*]}}, ${DURATION}s each (warm-up ${WARMUP}s); load average $loadavg_start"
 
-for (( round = 1; round <= ROUNDS; round++ )); do
-  for conc in $CONCURRENCIES; do
-    start_corefork "$round-$conc"
-    for (( i = 0; i < n; i++ )); do
-      mode=${modes[$(( (i + round - 1) % n ))]}
-      if [[ "$mode" != worker-threads ]]; then
-        measure "$mode" "$conc" "$WARMUP" 0 >/dev/null 2>&1 || true
-      fi
-      load0=$(cut -d' ' -f1 /proc/loadavg)
-      children_ticks >"$TMP/kids0"
-      read -r cf0 reaped0 <<<"$(cpu_ticks "$CF_PID")"; busy0=$(busy_ticks); t0=$(date +%s%N)
-      out=$(measure "$mode" "$conc" "$DURATION" "$WARMUP" 2>"$TMP/err") ||
-        { cat "$TMP/err" >&2; die "$mode failed: $out"; }
-      t1=$(date +%s%N); busy1=$(busy_ticks); read -r cf1 reaped1 <<<"$(cpu_ticks "$CF_PID")"
-      children_ticks >"$TMP/kids1"
-      load1=$(cut -d' ' -f1 /proc/loadavg)
-      # corefork's own CPU and the job processes' (pool processes or spawned
-      # runs) while this mode ran; worker-threads uses neither (its CPU is
-      # the client's). machine busy: share of all CPUs' time not idle, other
-      # work on the machine included.
-      if [[ "$mode" == worker-threads ]]; then
-        cf_cpu=0; job_cpu=0
-      else
-        cf_cpu=$(ticks_s $(( cf1 - cf0 )))
-        job_cpu=$(ticks_s "$(job_ticks "$TMP/kids0" "$TMP/kids1" $(( reaped1 - reaped0 )))")
-      fi
-      busy=$(awk -v b=$(( busy1 - busy0 )) -v hz="$CLK_TCK" -v ns=$(( t1 - t0 )) -v cpus="$(nproc)" \
-        'BEGIN { printf "%.2f", (b / hz) / (ns / 1e9 * cpus) }')
-      starts="-"; procs="-"
-      [[ "$mode" == pooled* ]] && read -r starts procs <<<"$(pool_counts "fib-${mode/pooled/pool}")"
-      printf '%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
-        "$round" "$conc" "$mode" "$(field rate "$out")" "$(field ok "$out")" "$(field fail "$out")" \
-        "$(field p50_ms "$out")" "$(field p90_ms "$out")" "$(field p99_ms "$out")" \
-        "$(field max_ms "$out")" "$(field pids "$out")" "$(field cpu "$out")" "$cf_cpu" "$job_cpu" \
-        "$busy" "$load0" "$load1" "$starts" "$procs" >>"$RAW"
-      log "round $round/$ROUNDS c=$conc $mode: $(field rate "$out") runs/s, p50 $(field p50_ms "$out") ms, p90 $(field p90_ms "$out") ms, pids $(field pids "$out") (pool starts $starts; machine busy $busy, load $load0 -> $load1)"
-    done
-    stop_corefork
-  done
-done
+# One measurement of MODE at concurrency CONC in round ROUND: a row of RAW.
+measure_one() {
+  local round=$1 conc=$2 mode=$3
+  if [[ "$mode" != worker-threads ]]; then
+    measure "$mode" "$conc" "$WARMUP" 0 >/dev/null 2>&1 || true
+  fi
+  load0=$(cut -d' ' -f1 /proc/loadavg)
+  children_ticks >"$TMP/kids0"
+  read -r cf0 reaped0 <<<"$(cpu_ticks "$CF_PID")"; busy0=$(busy_ticks); t0=$(date +%s%N)
+  out=$(measure "$mode" "$conc" "$DURATION" "$WARMUP" 2>"$TMP/err") ||
+    { cat "$TMP/err" >&2; die "$mode failed: $out"; }
+  t1=$(date +%s%N); busy1=$(busy_ticks); read -r cf1 reaped1 <<<"$(cpu_ticks "$CF_PID")"
+  children_ticks >"$TMP/kids1"
+  load1=$(cut -d' ' -f1 /proc/loadavg)
+  # corefork's own CPU and the job processes' (pool processes or spawned
+  # runs) while this mode ran; worker-threads uses neither (its CPU is
+  # the client's). machine busy: share of all CPUs' time not idle, other
+  # work on the machine included.
+  if [[ "$mode" == worker-threads ]]; then
+    cf_cpu=0; job_cpu=0
+  else
+    cf_cpu=$(ticks_s $(( cf1 - cf0 )))
+    job_cpu=$(ticks_s "$(job_ticks "$TMP/kids0" "$TMP/kids1" $(( reaped1 - reaped0 )))")
+  fi
+  busy=$(busy_share "$busy0" "$busy1" "$t0" "$t1")
+  starts="-"; procs="-"
+  [[ "$mode" == pooled* ]] && read -r starts procs <<<"$(pool_counts "fib-${mode/pooled/pool}")"
+  printf '%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    "$round" "$conc" "$mode" "$(field rate "$out")" "$(field ok "$out")" "$(field fail "$out")" \
+    "$(field p50_ms "$out")" "$(field p90_ms "$out")" "$(field p99_ms "$out")" \
+    "$(field max_ms "$out")" "$(field pids "$out")" "$(field cpu "$out")" "$cf_cpu" "$job_cpu" \
+    "$busy" "$load0" "$load1" "$starts" "$procs" >>"$RAW"
+  log "round $round/$ROUNDS c=$conc $mode: $(field rate "$out") runs/s, p50 $(field p50_ms "$out") ms, p90 $(field p90_ms "$out") ms, pids $(field pids "$out") (pool starts $starts; machine busy $busy, load $load0 -> $load1)"
+}
+
+run_rounds "${modes[*]}"
 loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --------------------------------------------------------------- report ----
 
-mkdir -p "$RESULTS_DIR"
-stamp=$(date +%Y-%m-%d-%H%M)
-report=$RESULTS_DIR/pool-$stamp.md
+report=$(report_path pool)
 {
   echo "# pool benchmark ($started)"
   echo
@@ -311,7 +216,7 @@ report=$RESULTS_DIR/pool-$stamp.md
   echo "Load average at start $loadavg_start, at end $loadavg_end."
   echo
   echo "- **pooled**: POST /jobs/fib-pool/runs?wait=true, \`pool: {size: $POOL_SIZE${MAX_RUNS:+, max_runs: $MAX_RUNS}}\`,"
-  echo "  examples/pool/pool_worker.js (C client bench/jobs/poolclient.c, a connection per request)"
+  echo "  examples/pool/pool_worker.js (C client bench/jobs/jobclient.c --latency, a connection per request)"
   echo "- **spawn**: the same request to \`node examples/node/fib.js\` per run (concurrency $POOL_SIZE)"
   echo "- **worker-threads**: bench/jobs/worker_threads.js, $POOL_SIZE threads in one Node process"
   echo "- **pooled-max-runs-0**: as pooled, \`pool: {size: $POOL_SIZE, max_runs: 0}\` (processes never recycled)"
@@ -384,6 +289,4 @@ report=$RESULTS_DIR/pool-$stamp.md
       }
     }' "$RAW"
 } >"$report"
-cp "$RAW" "${report%.md}.tsv"
-cat "$report"
-log "report written to ${report#"$REPO_ROOT"/} (raw: ${report%.md}.tsv)"
+publish_report "$report"

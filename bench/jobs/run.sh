@@ -32,120 +32,34 @@ METHODS=${METHODS:-"corefork node-execfile bare-spawn control-list"}
 BUILD_DIR=${BUILD_DIR:-$REPO_ROOT/build-bench}
 COREFORK=${COREFORK:-$BUILD_DIR/corefork}
 RESULTS_DIR=${RESULTS_DIR:-$REPO_ROOT/bench/results}
-CLK_TCK=$(getconf CLK_TCK)
+LOG_TAG=bench-jobs
 
-log() { printf '[bench-jobs %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/corefork-bench-jobs.XXXXXX")
-CF_PID=""
-cleanup() {
-  local rc=$?
-  set +e
-  if [[ -n "$CF_PID" ]]; then
-    kill -KILL -- "-$CF_PID" 2>/dev/null
-    wait "$CF_PID" 2>/dev/null
-  fi
-  if [[ $rc -ne 0 ]]; then log "logs kept in $TMP"; else rm -rf "$TMP"; fi
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-apt_install() {
-  [[ $(id -u) -eq 0 ]] || die "$* missing and not root: apt-get install -y $*"
-  log "installing $* with apt-get"
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-}
+# shellcheck source=bench/jobs/lib.sh
+. "$HERE/lib.sh"
+bench_setup bench-jobs
 
 # ------------------------------------------------------------- build -------
 
 command -v node >/dev/null || die "node (20+) is required for the node-execfile baseline"
-command -v cc >/dev/null || apt_install gcc libc6-dev
-if [[ -z "${NO_BUILD:-}" ]]; then
-  if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
-    command -v cmake >/dev/null || apt_install cmake
-    command -v ninja >/dev/null || apt_install ninja-build
-    log "configuring corefork in $BUILD_DIR"
-    cmake -S "$REPO_ROOT" -B "$BUILD_DIR" -G Ninja >"$TMP/cmake.log" 2>&1 ||
-      { tail -20 "$TMP/cmake.log" >&2; die "cmake configure failed"; }
-  fi
-  log "building corefork (incremental) in $BUILD_DIR"
-  cmake --build "$BUILD_DIR" --target corefork >"$TMP/build.log" 2>&1 ||
-    { tail -20 "$TMP/build.log" >&2; die "corefork build failed"; }
-fi
-[[ -x "$COREFORK" ]] || die "no corefork binary at $COREFORK"
-for tool in spawnloop jobclient; do
-  cc -O2 -Wall -Wextra -pthread -o "$TMP/$tool" "$HERE/$tool.c" ||
-    die "cannot compile $tool.c"
-done
+build_corefork
+build_client spawnloop jobclient
 
 # ------------------------------------------------------------ corefork -----
-
-unset COREFORK_CONFIG COREFORK_CONTROL_SOCKET COREFORK_ADMIN COREFORK_WORKERS \
-  COREFORK_PORT COREFORK_HOST COREFORK_LOG_LEVEL LISTEN_FDS LISTEN_PID NODE_OPTIONS
-
-free_port() {
-  node -e 'const s = require("net").createServer();
-    s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
-}
-
-# "SELF CHILDREN": utime + stime of PID, and cutime + cstime (the children it
-# reaped), in clock ticks.
-cpu_ticks() {
-  local s
-  s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo "0 0"; return; }
-  local -a f
-  read -ra f <<<"${s##*) }"
-  echo "$(( f[11] + f[12] )) $(( f[13] + f[14] ))"
-}
-
-busy_ticks() {  # non-idle ticks of the whole machine
-  local -a f
-  read -ra f </proc/stat
-  echo $(( f[1] + f[2] + f[3] + f[6] + f[7] + f[8] ))
-}
 
 # Starts corefork with job `noop` (PROGRAM, concurrency $1); sets CF_PID, SOCK.
 start_corefork() {
   local conc=$1 tag=$2
   SOCK=$TMP/control-$tag.sock
   local cfg=$TMP/corefork-$tag.yaml
-  cat >"$cfg" <<EOF
-command: [sleep, "1000000"]    # an idle worker: only the jobs are measured
-workers: 1
-host: 127.0.0.1
-port: $(free_port)
-admin: 127.0.0.1:0
-shutdown: {drain_delay: 0s, timeout: 5s}
-control: {socket: $SOCK}
-jobs:
+  config_head "" >"$cfg"
+  cat >>"$cfg" <<EOF
   noop:
     command: [$PROGRAM]
     on_demand: true
     concurrency: $conc
     queue: 1000
 EOF
-  "$COREFORK" check-config "$cfg" >/dev/null || die "corefork check-config $cfg failed"
-  setsid "$COREFORK" --config "$cfg" >"$TMP/corefork-$tag.log" 2>&1 </dev/null &
-  CF_PID=$!
-  local deadline=$(( SECONDS + 15 ))
-  until "$TMP/jobclient" "$SOCK" 1 0.01 list >/dev/null 2>&1; do
-    kill -0 "$CF_PID" 2>/dev/null || { tail -20 "$TMP/corefork-$tag.log" >&2; die "corefork exited"; }
-    (( SECONDS < deadline )) || die "corefork's control socket did not answer within 15s"
-    sleep 0.05
-  done
-}
-
-stop_corefork() {
-  kill -TERM "$CF_PID" 2>/dev/null || true
-  local deadline=$(( SECONDS + 10 ))
-  while kill -0 "$CF_PID" 2>/dev/null && (( SECONDS < deadline )); do sleep 0.05; done
-  kill -KILL -- "-$CF_PID" 2>/dev/null || true
-  wait "$CF_PID" 2>/dev/null || true
-  CF_PID=""
+  launch_corefork "$cfg" "$tag"
 }
 
 # Runs one measurement of METHOD at concurrency C for SECS seconds; prints the
@@ -161,55 +75,44 @@ measure() {
   esac
 }
 
-field() { sed -n "s/.*\b$1=\([0-9.]*\).*/\1/p" <<<"$2"; }  # "ok=1 cpu=2" -> value
-
 # ---------------------------------------------------------------- runs -----
 
 read -ra methods <<<"$METHODS"
-n=${#methods[@]}
-RAW=$TMP/runs.tsv
-printf 'round\tconcurrency\tmethod\trate\tok\tfail\tclient_cpu_s\tcorefork_cpu_s\tmachine_busy\tchildren_cpu_s\n' >"$RAW"
-loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)
-started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+begin_runs round concurrency method rate ok fail client_cpu_s corefork_cpu_s machine_busy \
+  children_cpu_s
 log "program $PROGRAM, $ROUNDS round(s) x concurrency {$CONCURRENCIES} x {${methods[*]}}, ${DURATION}s each (warm-up ${WARMUP}s); load average $loadavg_start"
 
-for (( round = 1; round <= ROUNDS; round++ )); do
-  for conc in $CONCURRENCIES; do
-    start_corefork "$conc" "$round-$conc"
-    for (( i = 0; i < n; i++ )); do
-      method=${methods[$(( (i + round - 1) % n ))]}
-      measure "$method" "$conc" "$WARMUP" >/dev/null 2>&1 || true
-      read -r cf0 kids0 <<<"$(cpu_ticks "$CF_PID")"; busy0=$(busy_ticks); t0=$(date +%s%N)
-      out=$(measure "$method" "$conc" "$DURATION" 2>"$TMP/err") ||
-        { cat "$TMP/err" >&2; die "$method failed: $out"; }
-      t1=$(date +%s%N); busy1=$(busy_ticks); read -r cf1 kids1 <<<"$(cpu_ticks "$CF_PID")"
-      # CPU of corefork itself while this method ran, and of the job
-      # processes it reaped; machine busy = share of all CPUs' time that was
-      # not idle (other work on the machine included).
-      cf_cpu=$(awk -v t=$(( cf1 - cf0 )) -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", t / hz }')
-      if [[ "$method" == corefork || "$method" == control-list ]]; then
-        children_cpu=$(awk -v t=$(( kids1 - kids0 )) -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", t / hz }')
-      else
-        children_cpu=$(field children_cpu "$out")
-        cf_cpu=0
-      fi
-      busy=$(awk -v b=$(( busy1 - busy0 )) -v hz="$CLK_TCK" -v ns=$(( t1 - t0 )) -v cpus="$(nproc)" \
-        'BEGIN { printf "%.2f", (b / hz) / (ns / 1e9 * cpus) }')
-      rate=$(field rate "$out")
-      printf '%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$conc" "$method" "$rate" \
-        "$(field ok "$out")" "$(field fail "$out")" "$(field cpu "$out")" "$cf_cpu" "$busy" \
-        "${children_cpu:-0}" >>"$RAW"
-      log "round $round/$ROUNDS c=$conc $method: $rate runs/s (corefork cpu ${cf_cpu}s, machine busy $busy)"
-    done
-    stop_corefork
-  done
-done
+# One measurement of METHOD at concurrency CONC in round ROUND: a row of RAW.
+measure_one() {
+  local round=$1 conc=$2 method=$3
+  measure "$method" "$conc" "$WARMUP" >/dev/null 2>&1 || true
+  read -r cf0 kids0 <<<"$(cpu_ticks "$CF_PID")"; busy0=$(busy_ticks); t0=$(date +%s%N)
+  out=$(measure "$method" "$conc" "$DURATION" 2>"$TMP/err") ||
+    { cat "$TMP/err" >&2; die "$method failed: $out"; }
+  t1=$(date +%s%N); busy1=$(busy_ticks); read -r cf1 kids1 <<<"$(cpu_ticks "$CF_PID")"
+  # CPU of corefork itself while this method ran, and of the job
+  # processes it reaped; machine busy = share of all CPUs' time that was
+  # not idle (other work on the machine included).
+  cf_cpu=$(ticks_s $(( cf1 - cf0 )))
+  if [[ "$method" == corefork || "$method" == control-list ]]; then
+    children_cpu=$(ticks_s $(( kids1 - kids0 )))
+  else
+    children_cpu=$(field children_cpu "$out")
+    cf_cpu=0
+  fi
+  busy=$(busy_share "$busy0" "$busy1" "$t0" "$t1")
+  rate=$(field rate "$out")
+  printf '%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$conc" "$method" "$rate" \
+    "$(field ok "$out")" "$(field fail "$out")" "$(field cpu "$out")" "$cf_cpu" "$busy" \
+    "${children_cpu:-0}" >>"$RAW"
+  log "round $round/$ROUNDS c=$conc $method: $rate runs/s (corefork cpu ${cf_cpu}s, machine busy $busy)"
+}
+
+run_rounds "${methods[*]}"
 
 # --------------------------------------------------------------- report ----
 
-mkdir -p "$RESULTS_DIR"
-stamp=$(date +%Y-%m-%d-%H%M)
-report=$RESULTS_DIR/jobs-$stamp.md
+report=$(report_path jobs)
 {
   echo "# jobs benchmark ($started)"
   echo
@@ -279,6 +182,4 @@ report=$RESULTS_DIR/jobs-$stamp.md
       }
     }' "$RAW"
 } >"$report"
-cp "$RAW" "${report%.md}.tsv"
-cat "$report"
-log "report written to ${report#"$REPO_ROOT"/} (raw: ${report%.md}.tsv)"
+publish_report "$report"

@@ -8,7 +8,7 @@
 //
 //   node worker_threads.js THREADS CONCURRENCY SECONDS WARMUP N
 //
-// Prints the same line as poolclient.c:
+// Prints the same line as jobclient.c --latency:
 //   ok=N fail=M seconds=S rate=R cpu=C p50_ms=.. p90_ms=.. p99_ms=.. max_ms=.. pids=1
 // (cpu: this process's CPU, all threads, over the measured seconds).
 'use strict';
