@@ -166,13 +166,7 @@ JobRunner::PoolProcess* JobRunner::StartPoolProcess(Job& job, TimePoint now,
 
 void JobRunner::Send(Job& job, PoolProcess& process, Run& run, TimePoint now) {
   process.run = run.id;
-  run.pid = process.pid;
-  run.state = RunState::kRunning;
-  run.started = Clock::now();
-  run.started_at = UnixSeconds();
-  run.deadline = job.config.timeout.count() > 0
-                     ? run.started + job.config.timeout
-                     : TimePoint::max();
+  run.Start(process.pid, job.config.timeout);
   ++job.running;
   process.pending = EncodeRequest(run.id, run.input, run.input_is_json);
   process.pending_from = 0;

@@ -72,6 +72,17 @@ const char* StateName(RunState s) {
   return "unknown";
 }
 
+void JobRunner::Run::Start(pid_t process, Duration timeout) {
+  pid = process;
+  state = RunState::kRunning;
+  // The timeout counts from now (after the exec, or the hand-off to a pool
+  // process), not from the loop turn's start: the run may never be cut
+  // short of what `timeout` promises.
+  started = Clock::now();
+  started_at = UnixSeconds();
+  deadline = timeout.count() > 0 ? started + timeout : TimePoint::max();
+}
+
 std::string JobRunner::Run::Json() const {
   using corefork::Json;  // the type, not this function
   Json json;
@@ -284,16 +295,8 @@ void JobRunner::StartRun(Job& job, Run& run, TimePoint now) {
     return FailToStart(job, run, ExitCodeForExecError(failure.error),
                        pid.status().message(), now);
   }
-  run.pid = *pid;
+  run.Start(*pid, job.config.timeout);
   by_pid_[run.pid] = run.id;
-  run.state = RunState::kRunning;
-  // The timeout counts from the exec, not from the loop turn's start: the
-  // run may never be cut short of what `timeout` promises.
-  run.started = Clock::now();
-  run.started_at = UnixSeconds();
-  run.deadline = job.config.timeout.count() > 0
-                     ? run.started + job.config.timeout
-                     : TimePoint::max();
   for (int i = 0; i < 2; ++i) {
     run.serials[i] = next_serial_++;
     pipes_[run.serials[i]] = {run.id, i};

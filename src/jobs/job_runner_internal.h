@@ -72,6 +72,8 @@ struct JobRunner::Run {
   // Whatever Command::reply is (the HTTP layer owns that type).
   std::vector<decltype(Command::reply)> waiters;
 
+  // It runs now, on `process` (its own, or the pool process serving it).
+  void Start(pid_t process, Duration timeout);
   // Job output is any bytes: JsonDump makes invalid UTF-8 into U+FFFD.
   std::string Json() const;
 };
