@@ -43,16 +43,6 @@ milliseconds Backoff(int failures) {
   return std::min(delay, kMaxBackoff);
 }
 
-Status WatchWritable(int epoll_fd, int fd, uint64_t serial) {
-  epoll_event ev = {};
-  ev.events = EPOLLOUT;
-  ev.data.u64 = MakeTag(LoopTag::kJobPipeOut, serial);
-  if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-    return PosixError("epoll_ctl ADD");
-  }
-  return Status::Ok();
-}
-
 }  // namespace
 
 int JobRunner::LivePoolProcesses(const Job& job) const {
@@ -95,7 +85,7 @@ void JobRunner::StartPoolRun(Job& job, Run& run, TimePoint now) {
     chosen = StartPoolProcess(job, now, &why, &code);
     if (chosen == nullptr) return FailToStart(job, run, code, why, now);
   }
-  Send(job, *chosen, run, now);
+  Send(job, *chosen, run);
 }
 
 JobRunner::PoolProcess* JobRunner::StartPoolProcess(Job& job, TimePoint now,
@@ -164,7 +154,7 @@ JobRunner::PoolProcess* JobRunner::StartPoolProcess(Job& job, TimePoint now,
   return &p;
 }
 
-void JobRunner::Send(Job& job, PoolProcess& process, Run& run, TimePoint now) {
+void JobRunner::Send(Job& job, PoolProcess& process, Run& run) {
   process.run = run.id;
   run.Start(process.pid, job.config.timeout);
   ++job.running;
@@ -172,7 +162,6 @@ void JobRunner::Send(Job& job, PoolProcess& process, Run& run, TimePoint now) {
   process.pending_from = 0;
   WritePending(process);
   UpdatePoolGauges(job);
-  (void)now;
 }
 
 void JobRunner::WritePending(PoolProcess& process) {
@@ -188,8 +177,9 @@ void JobRunner::WritePending(PoolProcess& process) {
     if (n < 0 && errno == EAGAIN) {
       // The pipe is full: the rest goes when the process has read some.
       if (!process.in_watched) {
-        Status watched = WatchWritable(options_.epoll_fd, process.in.get(),
-                                       process.serials[2]);
+        Status watched =
+            Watch(options_.epoll_fd, process.in.get(), LoopTag::kJobPipeOut,
+                  process.serials[2], EPOLLOUT);
         if (!watched.ok()) {
           return BreakProtocol(
               process, "cannot write its request: " + watched.message());
@@ -312,9 +302,7 @@ void JobRunner::Answered(Job& job, PoolProcess& process,
   process.idle_since = now;
   job.pool->failures = 0;
   job.pool->next_start = TimePoint{};
-  run.out[0].set_kept(answer.output.substr(
-      0, static_cast<size_t>(
-             std::min<uint64_t>(answer.output.size(), job.config.max_output))));
+  run.out[0].set_output(answer.output);
   for (OutputCapture& out : run.out) out.EndAttempt(run.log_budget, now);
   if (answer.error) {
     run.error = answer.error->empty() ? "(empty error)" : *answer.error;

@@ -124,7 +124,7 @@ class JobRunner {
   // Null when it cannot start: *why and *exit_code say why (126, 127).
   PoolProcess* StartPoolProcess(Job& job, TimePoint now, std::string* why,
                                 int* exit_code);
-  void Send(Job& job, PoolProcess& process, Run& run, TimePoint now);
+  void Send(Job& job, PoolProcess& process, Run& run);
   void WritePending(PoolProcess& process);
   void ReadAnswers(PoolProcess& process, size_t max_bytes, TimePoint now);
   void ReadPoolStderr(PoolProcess& process, size_t max_bytes, TimePoint now);

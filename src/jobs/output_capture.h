@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "loop/line_splitter.h"
 
@@ -71,6 +72,13 @@ class OutputCapture {
   const std::string& kept() const { return kept_; }
   // Replaces the kept bytes (e.g. why the run could not start).
   void set_kept(std::string text) { kept_ = std::move(text); }
+  // Replaces them as if `text` had been read (a pool answer's output): the
+  // first max_output bytes are kept, truncated() if there were more. Not
+  // logged.
+  void set_output(std::string_view text) {
+    truncated_ = text.size() > max_output_;
+    kept_.assign(text.substr(0, max_output_));
+  }
   bool truncated() const { return truncated_; }
   uint64_t suppressed() const { return suppressed_total_; }
 

@@ -186,6 +186,16 @@ TEST(OutputCaptureTest, AFloodIsSummarizedOnceASecond) {
   EXPECT_EQ(out.suppressed(), 30u * 99);
 }
 
+TEST(OutputCaptureTest, SetOutputKeepsWhatMaxOutputAllows) {
+  OutputCapture out("job p run 1 stdout", 4);
+  out.set_output("abc");
+  EXPECT_EQ(out.kept(), "abc");
+  EXPECT_FALSE(out.truncated());
+  out.set_output("abcdef");
+  EXPECT_EQ(out.kept(), "abcd");
+  EXPECT_TRUE(out.truncated());
+}
+
 TEST(OutputCaptureTest, DropFreesTheKeptBytes) {
   OutputCapture out("job j run 1 stdout", 1 << 20);
   out.set_kept(std::string(100000, 'z'));

@@ -32,10 +32,11 @@ inline std::pair<LoopTag, uint64_t> SplitTag(uint64_t data) {
   return {static_cast<LoopTag>(data >> 56), data & ((1ull << 56) - 1)};
 }
 
-// Adds `fd` (level-triggered, readable) to the epoll set.
-inline Status Watch(int epoll_fd, int fd, LoopTag tag, uint64_t serial = 0) {
+// Adds `fd` to the epoll set, level-triggered: readable, or `events`.
+inline Status Watch(int epoll_fd, int fd, LoopTag tag, uint64_t serial = 0,
+                    uint32_t events = EPOLLIN) {
   epoll_event ev = {};
-  ev.events = EPOLLIN;
+  ev.events = events;
   ev.data.u64 = MakeTag(tag, serial);
   if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
     return PosixError("epoll_ctl ADD");

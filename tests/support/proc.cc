@@ -22,6 +22,11 @@ namespace {
 
 // Pids owned by live Process objects. Test-support global, used only from
 // the single test thread.
+std::recursive_mutex& OwnedMutex() {
+  static std::recursive_mutex mu;
+  return mu;
+}
+
 std::set<pid_t>& OwnedPids() {
   static std::set<pid_t> pids;
   return pids;
@@ -66,9 +71,22 @@ void SetChildSubreaper() {
   }
 }
 
-void MarkOwned(pid_t pid) { OwnedPids().insert(pid); }
-void UnmarkOwned(pid_t pid) { OwnedPids().erase(pid); }
-bool IsOwned(pid_t pid) { return OwnedPids().count(pid) != 0; }
+std::unique_lock<std::recursive_mutex> HoldOwnedPids() {
+  return std::unique_lock<std::recursive_mutex>(OwnedMutex());
+}
+
+void MarkOwned(pid_t pid) {
+  auto hold = HoldOwnedPids();
+  OwnedPids().insert(pid);
+}
+void UnmarkOwned(pid_t pid) {
+  auto hold = HoldOwnedPids();
+  OwnedPids().erase(pid);
+}
+bool IsOwned(pid_t pid) {
+  auto hold = HoldOwnedPids();
+  return OwnedPids().count(pid) != 0;
+}
 
 char ProcState(pid_t pid) {
   std::vector<std::string> f = StatFields(pid);
@@ -154,6 +172,7 @@ std::vector<int> OpenFds(pid_t pid) {
 }
 
 void ReapOrphans() {
+  auto hold = HoldOwnedPids();
   for (pid_t child : ChildrenOf(getpid())) {
     if (IsOwned(child)) continue;
     int status;

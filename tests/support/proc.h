@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -50,8 +51,15 @@ int AcceptedConnections(int port);
 std::vector<unsigned long> ListeningInodes(int port);
 
 // Pids a live Process owns: ReapOrphans leaves them to the owner's WaitExit.
+// Thread-safe (tests start and wait for processes from several threads).
 void MarkOwned(pid_t pid);
 void UnmarkOwned(pid_t pid);
 bool IsOwned(pid_t pid);
+// While held, the owned set does not change under the holder: a Process
+// holds it from fork() to MarkOwned, an orphan sweep while it kills and
+// reaps unowned children, so a sweep in one thread never takes another
+// thread's fresh child for an orphan. Recursive: the calls above may be
+// made while holding it.
+std::unique_lock<std::recursive_mutex> HoldOwnedPids();
 
 }  // namespace corefork::harness

@@ -101,6 +101,8 @@ Process::Process(std::vector<std::string> argv,
     return;
   }
 
+  // Owned from its first instant: no other thread's orphan sweep in between.
+  std::unique_lock<std::recursive_mutex> owning = HoldOwnedPids();
   pid_t pid = fork();
   if (pid == 0) {
     ExecChild(out_fd, err_fd, null_fd, report[1], file.c_str(), cargv.data(),
@@ -119,6 +121,7 @@ Process::Process(std::vector<std::string> argv,
   setpgid(pid, pid);  // also here, so the group exists before we signal it
   pid_ = pid;
   MarkOwned(pid_);
+  owning.unlock();
 
   int child_errno = 0;
   ssize_t n;
@@ -194,6 +197,7 @@ void Process::Kill() {
   // spawned after the snapshot is one of our unowned children by now.
   PollUntil(
       [&] {
+        auto hold = HoldOwnedPids();
         for (pid_t child : ChildrenOf(getpid())) {
           if (!IsOwned(child)) kill(child, SIGKILL);
         }
