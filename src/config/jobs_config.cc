@@ -133,13 +133,7 @@ Status ApplyPoolSize(std::string_view v, JobPoolConfig* p) {
 }
 
 Status ApplyPoolMaxRss(std::string_view v, JobPoolConfig* p) {
-  Result<uint64_t> bytes = ParseSize(v);
-  if (bytes.ok() && *bytes < (uint64_t{1} << 20)) {
-    return Status::InvalidArgument(fmt::format(
-        "expected a size of at least 1Mi like 512Mi (or null), got {}",
-        Quote(v)));
-  }
-  return StoreParsed(std::move(bytes), &p->max_rss);
+  return StoreParsed(ParseMaxRss(v), &p->max_rss);
 }
 
 Status ApplyPoolMaxAnswer(std::string_view v, JobPoolConfig* p) {

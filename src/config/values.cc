@@ -137,6 +137,16 @@ Result<Duration> ParseDuration(std::string_view text, Duration max) {
   return Duration(static_cast<Duration::rep>(ms));
 }
 
+Result<uint64_t> ParseMaxRss(std::string_view text) {
+  Result<uint64_t> bytes = ParseSize(text);
+  if (bytes.ok() && *bytes < (uint64_t{1} << 20)) {
+    return Status::InvalidArgument(fmt::format(
+        "expected a size of at least 1Mi like 512Mi (or null), got {}",
+        Quote(text)));
+  }
+  return bytes;
+}
+
 Result<uint64_t> ParseSize(std::string_view text) {
   constexpr std::string_view kWhat =
       "a size in bytes like 1073741824, 512Mi or 2G";

@@ -31,6 +31,9 @@ Result<Duration> ParseDuration(std::string_view text,
 // Bytes: "1048576", or a Kubernetes-style quantity with a decimal (k, M, G,
 // T) or binary (Ki, Mi, Gi, Ti) suffix: "512Mi", "1.5G". Rounded down.
 Result<uint64_t> ParseSize(std::string_view text);
+// A memory bound (recycle.max_rss, a job pool's max_rss): a size of at
+// least 1Mi; smaller would replace every process after every check.
+Result<uint64_t> ParseMaxRss(std::string_view text);
 
 // "SIGTERM", "TERM" (either case) or a number 1..SIGRTMAX ("15").
 Result<int> ParseSignal(std::string_view text);

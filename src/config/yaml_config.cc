@@ -248,13 +248,7 @@ constexpr std::array<YamlField<LogConfig>, 1> kLogsFields = {{
 }};
 
 Status ApplyMaxRss(std::string_view v, RecycleConfig* r) {
-  Result<uint64_t> bytes = ParseSize(v);
-  if (bytes.ok() && *bytes < (uint64_t{1} << 20)) {
-    return Status::InvalidArgument(fmt::format(
-        "expected a size of at least 1Mi like 512Mi (or null), got {}",
-        Quote(v)));
-  }
-  return StoreParsed(std::move(bytes), &r->max_rss);
+  return StoreParsed(ParseMaxRss(v), &r->max_rss);
 }
 
 Status ApplyMaxLifetime(std::string_view v, RecycleConfig* r) {
